@@ -1,0 +1,83 @@
+/* cloud.h — the cloud layer's face to serve/ and signalr/: the local Entra ID tenant, ARM
+ * resources, RBAC, managed identities. Owns the SQLite store (nothing else opens it) and the
+ * cloud listener (Entra authority + management API) and the identity endpoints.
+ * Threading: one loop (the one given to sg_cloud_open). */
+#ifndef SG_CLOUD_H
+#define SG_CLOUD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct sg_cloud sg_cloud;
+
+typedef struct sg_cloud_opts {
+    const char *data_dir;      /* created if missing (0700) */
+    const char *host;          /* bind address of every listener, default "127.0.0.1" */
+    int cloud_port;            /* default 8443 */
+    int cloud_http;            /* 1 = plain http on the cloud listener */
+    int identity_port_base;    /* default 8900 */
+    int signalr_port;          /* port of the built-in resource "default", default 8888 */
+    int signalr_tls;           /* built-in resource over https */
+    int propagation_delay_s;   /* new role assignments take effect this much later */
+} sg_cloud_opts;
+
+/* Opens (creating on first start) the store: tenant, default subscription, resource group
+ * "local", SignalR resource "default" (Serverless) with two access keys, the local CA and the
+ * admin credential file (0600). Starts the cloud listener and the identity endpoints.
+ * Returns SG_OK or an sg_err; on error *out is NULL and errmsg (may be NULL) says why. */
+int sg_cloud_open(uv_loop_t *loop, const sg_cloud_opts *opts, sg_cloud **out, char *errmsg,
+                  size_t errlen);
+/* Stops listeners, closes the store (every acknowledged write is durable), frees. */
+void sg_cloud_close(sg_cloud *c, void (*done)(void *ud), void *ud);
+
+const char *sg_cloud_tenant_id(const sg_cloud *c);
+const char *sg_cloud_subscription_id(const sg_cloud *c);
+const char *sg_cloud_url(const sg_cloud *c);          /* "https://127.0.0.1:8443" */
+const char *sg_cloud_ca_file(const sg_cloud *c);      /* DIR/tls/ca.pem */
+const char *sg_cloud_admin_cred_file(const sg_cloud *c);
+
+/* ---- SignalR resources, as the data plane needs them -------------------------------- */
+
+typedef struct sg_signalr_resource {
+    const char *id;             /* ARM id */
+    const char *name;
+    const char *resource_group;
+    const char *subscription_id;
+    int port;
+    int tls;
+    int serverless;             /* 1 = Serverless, 0 = Default */
+    int disable_local_auth;
+    const char *primary_key;
+    const char *secondary_key;
+} sg_signalr_resource;
+
+typedef enum { SG_RES_ADDED = 1, SG_RES_UPDATED = 2, SG_RES_REMOVED = 3 } sg_res_event;
+
+/* fn is called at once with SG_RES_ADDED for every existing resource, then on every change
+ * (created, keys renewed, mode/local-auth changed, deleted). The resource struct is borrowed
+ * for the duration of the call. One watcher (serve/). */
+typedef void (*sg_cloud_signalr_watch_fn)(sg_cloud *c, sg_res_event ev,
+                                          const sg_signalr_resource *r, void *ud);
+int sg_cloud_signalr_watch(sg_cloud *c, sg_cloud_signalr_watch_fn fn, void *ud);
+
+/* Tells the cloud the real URL of a running data plane (for `show`, endpoints.json). */
+void sg_cloud_signalr_set_url(sg_cloud *c, const char *resource_id, const char *url);
+
+/* ---- the one question the data plane asks ---------------------------------------- */
+
+typedef struct sg_authz_decision {
+    int allowed;
+    char code[64];       /* e.g. "Forbidden.NoRoleAssignment", "Forbidden.NotYetPropagated" */
+    char message[512];
+    char hint[512];      /* names the likely cause and the fix */
+    char scopes_checked[1024]; /* ";"-separated scopes looked at, nearest first */
+} sg_authz_decision;
+
+/* May principal `oid` (of tenant `tid`) perform dataAction `action`
+ * ("Microsoft.SignalRService/SignalR/hub/send/action") on `resource_id`? Fills *out with the
+ * verdict and, when denied, why. Returns SG_OK (verdict in out) or an sg_err. */
+int sg_cloud_authorize(sg_cloud *c, const char *oid, const char *tid, const char *action,
+                       const char *resource_id, sg_authz_decision *out);
+
+#endif
