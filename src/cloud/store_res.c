@@ -168,7 +168,11 @@ int sg_store_mgroup_list(sg_store *st, sg_store_mgroup_cb cb, void *ud)
 
 int sg_store_mgroup_add_subscription(sg_store *st, const char *mg, const char *subscription_id)
 {
-    return sg__store_exec_changes(st, "UPDATE subscriptions SET management_group=? WHERE id=?",
+    return sg__store_exec_changes(st,
+                                  "UPDATE subscriptions SET management_group="
+                                  "(SELECT name FROM management_groups WHERE name=?1)"
+                                  " WHERE id=?2 AND EXISTS"
+                                  "(SELECT 1 FROM management_groups WHERE name=?1)",
                                   "ss", mg, subscription_id);
 }
 
