@@ -19,6 +19,7 @@
 
 static const sg_cli_verb groups[] = {
     {"serve", sg_cli_serve, "Run the local cloud: Entra ID, ARM, RBAC, identities, SignalR."},
+    {"rest", sg_cli_rest, "Invoke the management API directly (like az rest)."},
     /* one row per group, added by its owner: {"vm", sg_cli_vm, "Manage virtual machines."}, */
     {0},
 };

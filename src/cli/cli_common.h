@@ -161,6 +161,7 @@ int sg_cli_mgmt_call(const sg_cli_ctx *ctx, const char *method, const char *path
 /* ---- handlers of every group, defined in their own cli_<group>.c --------------------- */
 /* Declared here so adding a group is one row in cli.c's table. */
 int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx);     /* cli_serve.c */
+int sg_cli_rest(int argc, char **argv, const sg_cli_ctx *ctx);      /* cli_rest.c */
 int sg_cli_account(int argc, char **argv, const sg_cli_ctx *ctx);   /* cli_account.c */
 int sg_cli_group(int argc, char **argv, const sg_cli_ctx *ctx);     /* cli_group.c */
 int sg_cli_vm(int argc, char **argv, const sg_cli_ctx *ctx);        /* cli_vm.c */
