@@ -10,9 +10,22 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 
+# Builds are quiet: the full compiler output goes to <build>/build.log, shown on failure.
+# `make V=1 ...` prints everything.
+V ?= 0
+ifeq ($(V),1)
+  QUIET_BUILD = cmake --build $(1) -j$(JOBS)
+else
+  QUIET_BUILD = echo "build: $(1)/ (log: $(1)/build.log)"; \
+	cmake --build $(1) -j$(JOBS) >$(1)/build.log 2>&1 || { \
+	  grep -E -A5 "error|Error|undefined reference" $(1)/build.log | head -n 80; \
+	  echo "build failed: see $(1)/build.log"; exit 1; }; \
+	grep -E "warning:" $(1)/build.log | sort -u | head -n 20 || true
+endif
+
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(BUILD) -j$(JOBS)
+	@$(call QUIET_BUILD,$(BUILD))
 
 run: build
 	./$(BUILD)/sigrid serve $(ARGS)
@@ -21,7 +34,7 @@ run: build
 test-build: deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
 	      -DSIGRID_TEST=ON -DSIGRID_FUZZ=ON >/dev/null
-	@cmake --build $(TEST_BUILD) -j$(JOBS)
+	@$(call QUIET_BUILD,$(TEST_BUILD))
 
 test: test-build
 	@bash scripts/run-tests.sh $(TEST_BUILD)

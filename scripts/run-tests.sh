@@ -11,6 +11,13 @@ fail=0
 LOG=$ROOT/$BUILD/test-logs
 mkdir -p "$LOG"
 
+echo "== lint (banned calls in src/)"
+if bash scripts/lint.sh >"$LOG/lint.log" 2>&1; then
+    pass=$((pass + 1)); tail -n 1 "$LOG/lint.log"
+else
+    fail=$((fail + 1)); head -n 30 "$LOG/lint.log"
+fi
+
 echo "== unit tests and fuzz-corpus replays (ctest)"
 (cd "$BUILD" && ctest --output-on-failure -j2 >"$LOG/ctest.log" 2>&1)
 tail -n 40 "$LOG/ctest.log" | grep -E "tests passed|Failed|\*\*\*|Test +#" | tail -n 30
