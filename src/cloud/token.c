@@ -121,12 +121,11 @@ void sg_tok_plan_rotation(const sg_tok_keymeta *k, size_t n, int64_t now, int64_
         /* make room: drop the retired keys that expire first */
         while (kept + 1 > SG_TOK_MAX_KEYS) {
             int victim = -1;
+            /* a retired key (never the one being retired now: its tokens are the newest) */
             for (size_t i = 0; i < n; i++) {
-                if (out->drop[i])
+                if (out->drop[i] || k[i].not_after == 0)
                     continue;
-                int64_t e = k[i].not_after ? k[i].expires : now;
-                int64_t ve = victim < 0 ? 0 : (k[victim].not_after ? k[victim].expires : now);
-                if (victim < 0 || e < ve)
+                if (victim < 0 || k[i].expires < k[victim].expires)
                     victim = (int)i;
             }
             if (victim < 0)
