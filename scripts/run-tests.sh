@@ -8,6 +8,7 @@ BUILD=${1:-build-test}
 ROOT=$(pwd)
 pass=0
 fail=0
+skipped=0
 LOG=$ROOT/$BUILD/test-logs
 mkdir -p "$LOG"
 
@@ -33,12 +34,15 @@ if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
     echo "== end-to-end tests (node --test, real clients)"
     export SIGRID_BIN="$ROOT/$BUILD/sigrid"
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
-    (cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+    (cd tests/e2e && node --test --test-concurrency=1 --test-timeout="${E2E_TIMEOUT_MS:-300000}" --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$LOG/e2e.tap" *.test.mjs) >"$LOG/e2e.log" 2>&1
-    grep -E "^# (tests|pass|fail|skipped)" "$LOG/e2e.tap" || true
+    grep -E "^# (tests|pass|fail|cancelled|skipped)" "$LOG/e2e.tap" || true
     grep -E "✖|not ok" "$LOG/e2e.log" | head -n 40
     ep=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$LOG/e2e.tap" | tail -1)
     ef=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$LOG/e2e.tap" | tail -1)
+    ec=$(sed -nE 's/^# cancelled ([0-9]+)$/\1/p' "$LOG/e2e.tap" | tail -1) # timed out = failed
+    ef=$(( ${ef:-0} + ${ec:-0} ))
+    skipped=$(sed -nE 's/^# skipped ([0-9]+)$/\1/p' "$LOG/e2e.tap" | tail -1)
     if [ -z "$ep" ]; then
         echo "e2e run produced no summary"; tail -n 30 "$LOG/e2e.log"; fail=$((fail + 1))
     else
@@ -56,5 +60,9 @@ if [ -x bench/smoke.sh ]; then
 fi
 
 echo "logs: $LOG"
-echo "$pass passed, $fail failed"
+if [ "${skipped:-0}" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $skipped skipped"
+else
+    echo "$pass passed, $fail failed"
+fi
 [ "$fail" -eq 0 ]
