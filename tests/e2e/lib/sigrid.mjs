@@ -226,7 +226,8 @@ export async function startSigrid(opts = {}) {
     },
     /** Runs `sigrid --data-dir DIR ...args`; resolves {code, stdout, stderr, json}. */
     cliRaw(cliArgs, o = {}) {
-      return runSigrid(['--data-dir', dataDir, ...cliArgs], { env: { ...clientEnv, ...(o.env || {}) }, ...o, env: { ...clientEnv, ...(o.env || {}) } });
+      const { env: more, ...rest } = o;
+      return runSigrid(['--data-dir', dataDir, ...cliArgs], { ...rest, env: { ...clientEnv, ...(more || {}) } });
     },
     /** Runs a CLI command; resolves with its parsed JSON stdout (or raw text when not JSON);
      *  throws CliError (exitCode, error {code,message}) on a non-zero exit. */
