@@ -20,6 +20,8 @@
 static const sg_cli_verb groups[] = {
     {"serve", sg_cli_serve, "Run the local cloud: Entra ID, ARM, RBAC, identities, SignalR."},
     {"rest", sg_cli_rest, "Invoke the management API directly (like az rest)."},
+    {"env", sg_cli_env, "Print the environment that makes code run as a VM or app (managed identity)."},
+    {"exec", sg_cli_exec, "Run a command as a VM or app (its managed identity endpoint in the environment)."},
     /* one row per group, added by its owner: {"vm", sg_cli_vm, "Manage virtual machines."}, */
     {0},
 };
