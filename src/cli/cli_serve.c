@@ -89,8 +89,8 @@ int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx)
         {.name = "--host", .metavar = "ADDR", .def = "127.0.0.1",
          .help = "Bind address of every listener (env SIGRID_HOST)."},
         {.name = "--cloud-port", .kind = SG_CLI_INT, .metavar = "N", .def = "8443",
-         .help = "Cloud listener: Entra ID authority + management API (env SIGRID_CLOUD_PORT; "
-                 "0 = any free port)."},
+         .help = "Cloud listener: Entra ID authority + management API (env "
+                 "SIGRID_CLOUD_PORT)."},
         {.name = "--cloud-http", .kind = SG_CLI_BOOL,
          .help = "Serve the cloud listener over plain http instead of https (debugging; env "
                  "SIGRID_CLOUD_HTTP)."},
@@ -139,7 +139,7 @@ int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx)
     int64_t cloud_port = o.cloud_port, signalr_port = o.signalr_port;
     int64_t id_base = o.identity_port_base, delay = o.propagation_delay_s;
     int64_t max_msg = (int64_t)o.max_message, max_conn = (int64_t)o.max_connections;
-    rc = int_setting(ctx, f, "--cloud-port", "SIGRID_CLOUD_PORT", 0, 65535, &cloud_port);
+    rc = int_setting(ctx, f, "--cloud-port", "SIGRID_CLOUD_PORT", 1, 65535, &cloud_port);
     if (!rc)
         rc = int_setting(ctx, f, "--signalr-port", "SIGRID_SIGNALR_PORT", 0, 65535, &signalr_port);
     if (!rc)
