@@ -106,6 +106,7 @@ int sg_cli_main(int argc, char **argv)
         data_dir = home && *home ? home : "./.sigrid";
     }
     ctx.data_dir = data_dir;
+    ctx.prog = argc > 0 && argv[0] ? argv[0] : "sigrid";
 
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
         json_t *v = json_pack("{s:s}", "sigrid", SIGRID_VERSION);

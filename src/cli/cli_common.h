@@ -57,6 +57,7 @@
 typedef struct sg_cli_ctx {
     const char *data_dir; /* --data-dir, else $SIGRID_HOME, else "./.sigrid" (never NULL) */
     const char *cmd;      /* command path of this handler, e.g. "sigrid vm identity" (usage) */
+    const char *prog;     /* argv[0] as the user typed it ("./build/sigrid"), for hints */
 } sg_cli_ctx;
 
 /* A group or verb handler (signature shared by both). argv[0] = its own name. Returns the

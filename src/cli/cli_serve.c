@@ -126,7 +126,7 @@ int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx)
 
     sg_serve_opts_default(&o);
     o.data_dir = ctx->data_dir;
-    o.prog = "sigrid";
+    o.prog = ctx->prog ? ctx->prog : "sigrid";
     o.host = str_setting(f, "--host", "SIGRID_HOST", o.host);
     o.log_level = str_setting(f, "--log-level", "SIGRID_LOG_LEVEL", o.log_level);
     if (strcmp(o.log_level, "error") && strcmp(o.log_level, "warn") &&
