@@ -243,7 +243,8 @@ struct sr_conn {
     sr_lpq *lpq;
     sr_replay *replay;
     sg_buf *inbuf; /* partial inbound message (rare), capped */
-    uint64_t state_ms, last_recv_ms, last_send_ms;
+    char *uid;     /* user id from the token until the handshake joins the hub */
+    uint64_t state_ms, last_recv_ms, last_send_ms, poll_ms;
     uint8_t state, transport, protocol, flags;
     uint8_t allowed; /* SR_T_* mask (asrs.s.htt) */
     char id[23];     /* public connection id (base64url, 16 random bytes) */
@@ -273,6 +274,7 @@ struct sg_signalr {
     void (*stop_done)(void *ud);
     void *stop_ud;
     uv_timer_t stop_timer;
+    uint64_t stop_started_ms;
     int handles_open;
 };
 
@@ -304,5 +306,7 @@ int sr_conn_send(sr_conn *c, sr_msg *m);
 void sr_conn_close(sr_conn *c, const char *error, int allow_reconnect);
 void sr_conns_tick(sg_signalr *s, uint64_t now);
 void sr_conns_close_all(sg_signalr *s, const char *error, int allow_reconnect);
+/* Last resort at stop: closes and frees every connection, detaching transports. */
+void sr_conns_free_all(sg_signalr *s);
 
 #endif

@@ -1,0 +1,70 @@
+/* sr_auth.h — who is calling the data plane, and may they? Private to src/signalr/.
+ *
+ * One entry point per request: sr_auth_request() finds the bearer token (Authorization
+ * header, else `access_token` query), peeks at its alg and routes it:
+ *   HS256/HS512 -> access-key path: both keys tried, exp (+skew), audience (§4.2);
+ *                  refused outright when local auth is disabled;
+ *   RS256       -> Entra ID path (sr_auth_entra): THE SEAM. Today it refuses with a clear
+ *                  reason; adding Entra = verify against the cloud's JWKS, check tid/aud,
+ *                  then sg_cloud_authorize(oid, tid, action, resource) — nothing else in the
+ *                  data plane changes, because callers only see sr_principal / sr_auth_fail;
+ *   anything else (none, RS384, garbage) -> refused.
+ * Failures carry a code, a message and a hint naming the likely cause; sr_auth_respond()
+ * turns them into the JSON 401/403 body of INTERFACE §7. */
+#ifndef SG_SIGNALR_SR_AUTH_H
+#define SG_SIGNALR_SR_AUTH_H
+
+#include "sr_internal.h"
+
+#include <jansson.h>
+
+typedef enum { SR_AUD_CLIENT = 1, SR_AUD_REST = 2 } sr_aud_kind;
+
+typedef enum { SR_PRINC_ACCESS_KEY = 1, SR_PRINC_ENTRA = 2 } sr_princ_kind;
+
+typedef struct sr_principal {
+    sr_princ_kind kind;
+    json_t *claims; /* owned: the verified payload */
+} sr_principal;
+
+typedef struct sr_auth_fail {
+    int status; /* 401 or 403 */
+    char code[64];
+    char message[256];
+    char hint[640];
+} sr_auth_fail;
+
+/* What the request is, for audience and authorization. */
+typedef struct sr_auth_ctx {
+    sr_aud_kind kind;
+    const char *hub;    /* effective (lower-case, app-prefixed) hub; client audiences */
+    const char *action; /* dataAction this request needs (Entra RBAC, and error bodies) */
+} sr_auth_ctx;
+
+/* Key material and policy, copied from the ctx so tests can drive it without a server. */
+typedef struct sr_auth_keys {
+    const char *primary, *secondary;
+    int disable_local_auth;
+    int tls;
+    int64_t now; /* 0 = time(NULL) */
+} sr_auth_keys;
+
+/* Authenticates `token` (may be NULL = missing) for a request to host/path. SG_OK with *p
+ * filled (caller sr_principal_clear), or SG_EAUTH with *f filled. */
+int sr_auth_token(const sr_auth_keys *k, const char *token, size_t token_len, const char *host,
+                  const char *path, const sr_auth_ctx *ac, sr_principal *p, sr_auth_fail *f);
+/* Same, taking token, host and path from the HTTP request and keys from the ctx. */
+int sr_auth_request(sg_signalr *s, const sg_http_req *r, const sr_auth_ctx *ac, sr_principal *p,
+                    sr_auth_fail *f);
+void sr_principal_clear(sr_principal *p);
+/* User id: asrs.s.uid, else nameid, else sub (first string if an array); NULL if none. */
+const char *sr_principal_user(const sr_principal *p);
+/* Integer claim (number or numeric string); returns 1 and sets *out if present. */
+int sr_principal_int(const sr_principal *p, const char *name, int64_t *out);
+
+/* Writes the JSON error body {code,message,requiredAction?,scope,hint}. */
+void sr_auth_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, const sr_auth_fail *f);
+/* The body alone (for tests); caller frees with free(). */
+char *sr_auth_body(const char *resource_id, const sr_auth_ctx *ac, const sr_auth_fail *f);
+
+#endif
