@@ -178,6 +178,8 @@ static void stream_mark(sg_stream *s)
     if (s->flags & (F_PENDING | F_TCPCLOSED))
         return;
     s->flags |= F_PENDING;
+    if (!s->ctx->pending)
+        uv_ref((uv_handle_t *)&s->ctx->prep); /* pending work keeps the loop alive */
     s->pnext = s->ctx->pending;
     s->ctx->pending = s;
 }
@@ -205,6 +207,8 @@ static void ctx_run_pending(sg__netctx *ctx)
             stream_process(s);
         }
     }
+    if (!ctx->pending && !uv_is_closing((uv_handle_t *)&ctx->prep))
+        uv_unref((uv_handle_t *)&ctx->prep);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -269,6 +273,7 @@ static void ctx_maybe_finish(sg__netctx *ctx)
 
 void sg__netctx_stop(sg__netctx *ctx)
 {
+    uv_ref((uv_handle_t *)&ctx->sweep); /* deadlines must fire while connections drain */
     for (sg_stream *s = ctx->all; s; s = s->next) {
         s->flags |= F_NOLINGER;
         if (!(s->flags & F_CLOSING) || (s->flags & F_GRACEFUL)) {

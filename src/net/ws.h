@@ -30,10 +30,15 @@ typedef struct sg_ws_opts {
     const sg_stream_limits *out; /* output queue limits (NULL = stream defaults) */
 } sg_ws_opts;
 
-/* Returns 1 if r is a WebSocket upgrade request (GET + Upgrade: websocket + key + version). */
+/* Returns 1 if r is a WebSocket upgrade request (GET + Upgrade: websocket + Connection: upgrade
+ * + key + version). */
 int sg_ws_is_upgrade(const sg_http_req *r);
+/* Added: Sec-WebSocket-Accept value for a Sec-WebSocket-Key (base64(SHA1(key + GUID))), 28
+ * chars + NUL. SG_OK or SG_EINTERNAL. */
+int sg_ws_accept_key(const char *key, size_t n, char out[29]);
 /* Answers 101, takes over the connection. On error (bad key/version) responds 400 itself
- * and returns SG_EINVAL. After success, r is gone. */
+ * and returns SG_EINVAL. After success, r is gone. No callback runs before this returns
+ * (bytes the client sent right after its request are processed on the next loop turn). */
 int sg_ws_accept(sg_http_req *r, const sg_ws_opts *opts, const sg_ws_cbs *cbs, void *ud,
                  sg_ws **out);
 
