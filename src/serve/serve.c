@@ -48,7 +48,7 @@ typedef struct sg_serve {
     sg_cloud *cloud;
     serve_dp *dps;
     SSL_CTX *sr_tls; /* shared by every https data plane; NULL until needed */
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t grace;
     int signals_open;
     int grace_open;
@@ -467,6 +467,7 @@ static void close_own_handles(sg_serve *sv)
     if (sv->signals_open) {
         uv_close((uv_handle_t *)&sv->sig_term, on_handle_closed);
         uv_close((uv_handle_t *)&sv->sig_int, on_handle_closed);
+        uv_close((uv_handle_t *)&sv->sig_hup, on_handle_closed);
         sv->signals_open = 0;
     }
     if (sv->grace_open) {
@@ -544,7 +545,7 @@ static void on_signal(uv_signal_t *h, int signum)
         fflush(NULL);
         _exit(128 + signum);
     }
-    begin_shutdown(sv, signum == SIGINT ? "SIGINT" : "SIGTERM");
+    begin_shutdown(sv, signum == SIGINT ? "SIGINT" : signum == SIGHUP ? "SIGHUP" : "SIGTERM");
 }
 
 static void on_walk_close(uv_handle_t *h, void *arg)
@@ -619,12 +620,15 @@ int sg_serve_run(const sg_serve_opts *opts, char *err_code, size_t code_len, cha
     }
     loop_open = 1;
     if (uv_signal_init(&sv->loop, &sv->sig_term) == 0 &&
-        uv_signal_init(&sv->loop, &sv->sig_int) == 0) {
+        uv_signal_init(&sv->loop, &sv->sig_int) == 0 &&
+        uv_signal_init(&sv->loop, &sv->sig_hup) == 0) {
         sv->signals_open = 1;
         sv->sig_term.data = sv;
         sv->sig_int.data = sv;
+        sv->sig_hup.data = sv;
         uv_signal_start(&sv->sig_term, on_signal, SIGTERM);
         uv_signal_start(&sv->sig_int, on_signal, SIGINT);
+        uv_signal_start(&sv->sig_hup, on_signal, SIGHUP); /* terminal closed: stop cleanly */
     } else {
         set_error(sv, "StartupFailed", "cannot install signal handlers");
         goto run;
