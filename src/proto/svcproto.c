@@ -193,11 +193,15 @@ static int rd_ext(rd *r, sg_svc_ext *e)
     if (sg__mp_read_map(&r->mp, &n))
         return fail(r, SG_EPROTO, "extension members are not a map");
     for (uint32_t i = 0; i < n; i++) {
-        sg__mp_obj k;
-        if (sg__mp_next(&r->mp, &k))
+        sg__mp_kind kk;
+        int64_t key = -1;
+        int rc = sg__mp_peek(&r->mp, &kk);
+        if (rc == 0 && kk == SG__MP_INT)
+            rc = sg__mp_read_i64(&r->mp, &key);
+        else if (rc == 0)
+            rc = sg__mp_skip(&r->mp); /* non-integer key: skip it whole, then its value */
+        if (rc)
             return fail(r, SG_EPROTO, "truncated extension map");
-        int64_t key = k.kind == SG__MP_INT ? k.i : -1;
-        int rc = 0;
         switch (key) {
         case 1:
             rc = sg__mp_read_u64(&r->mp, &e->tracing_id);
