@@ -96,5 +96,9 @@ int sg_arm_claims(const sg_http_req *req);
 void sg_arm_handle(sg_cloud *c, sg_http_req *req);
 /* Tells the watcher (serve/) about a SignalR resource change. */
 void sg__cloud_signalr_notify(sg_cloud *c, sg_res_event ev, const sg_signalr_rec *r);
+/* The data-plane URL serve/ reported for a resource (sg_cloud_signalr_set_url), or NULL. */
+const char *sg__cloud_signalr_url(const sg_cloud *c, const char *resource_id);
+/* A new random access key: 32 random bytes, base64 without padding (43 characters). */
+int sg__cloud_gen_access_key(char *out, size_t outlen);
 
 #endif
