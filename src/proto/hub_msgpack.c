@@ -353,7 +353,10 @@ static int parse_body(rd *r, sg_hub_msg *m)
         break;
     case SG_HUB_ACK:
     case SG_HUB_SEQUENCE:
-        rc = sg__mp_read_u64(&r->mp, &m->sequence_id) ? fail(r, SG_EPROTO, "sequenceId is not an unsigned integer") : 0;
+        /* capped at INT64_MAX so the id survives the JSON protocol too */
+        rc = sg__mp_read_u64(&r->mp, &m->sequence_id) || m->sequence_id > INT64_MAX
+                 ? fail(r, SG_EPROTO, "sequenceId is not an unsigned 63-bit integer")
+                 : 0;
         read = 2;
         break;
     default:
