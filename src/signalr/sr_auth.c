@@ -241,7 +241,11 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
         sg_jwt_clear(&t);
         return SG_EAUTH;
     }
-    const char *algname = json_string_value(json_object_get(t.header, "alg"));
+    char algbuf[48] = "";
+    const char *an = json_string_value(json_object_get(t.header, "alg"));
+    if (an)
+        snprintf(algbuf, sizeof algbuf, "%s", an);
+    const char *algname = an ? algbuf : NULL;
     sg_jwt_alg alg = algname ? sg_jwt_alg_from_name(algname) : SG_JWT_ALG_NONE;
     sg_jwt_clear(&t);
     if (alg == SG_JWT_RS256)

@@ -74,8 +74,8 @@ export async function rest(dp, method, path, body, { headers = {}, token } = {})
  * A connected HubConnection. opts: hub, user, transport ('ws'|'sse'|'lp'), protocol ('json'|
  * 'msgpack'), stateful (bool), skipNegotiation.
  */
-export async function connect(dp, { hub = 'chat', user, transport = 'ws', protocol = 'json', stateful = false, logLevel } = {}) {
-  const token = await clientToken(dp, hub, { user });
+export async function connect(dp, { hub = 'chat', user, transport = 'ws', protocol = 'json', stateful = false, logLevel, token: tk } = {}) {
+  const token = tk || await clientToken(dp, hub, { user });
   const t = { ws: signalR.HttpTransportType.WebSockets, sse: signalR.HttpTransportType.ServerSentEvents, lp: signalR.HttpTransportType.LongPolling }[transport];
   let b = new signalR.HubConnectionBuilder()
     .withUrl(`${dp.url}/client/?hub=${hub}`, { accessTokenFactory: () => token, transport: t })
