@@ -370,7 +370,7 @@ int sg_store_meta_set(sg_store *st, const char *key, const char *value)
 
 /* ---- secrets ------------------------------------------------------------------------------ */
 
-#define SECRET_ITER 200000
+#define SECRET_ITER 100000
 #define SECRET_SALT 16
 #define SECRET_OUT 32
 #define VERIFY_CACHE 32
