@@ -316,6 +316,7 @@ static void conn_reap(sr_conn *c)
     }
     lpq_free(c->lpq);
     replay_free(c->replay);
+    sg_free(c->uid);
     if (c->inbuf) {
         sg_buf_free(c->inbuf);
         sg_free(c->inbuf);
