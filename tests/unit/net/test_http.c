@@ -99,9 +99,11 @@ static void handler(sg_http_req *r, void *ud)
         sg_http_stream_write(r, "data: two\n\n", 11);
         sg_http_stream_end(r);
         g_sse_closed++;
-    } else if (sg_slice_eq(r->path, "/flood")) {
+    } else if (sg_slice_eq(r->path, "/flood") || sg_slice_eq(r->path, "/flood-soft")) {
         sg_http_stream_start(r, 200, "application/octet-stream", NULL, 0);
         sg_stream_limits lim = {0, 0, 256 * 1024};
+        if (sg_slice_eq(r->path, "/flood-soft"))
+            lim = (sg_stream_limits){64 * 1024, 300, 0};
         sg_stream_set_limits(r->stream, &lim);
         flood_ctx *f = SG_NEW(flood_ctx);
         f->r = r;
@@ -326,6 +328,55 @@ static void test_slow_consumer(void **st)
     close(fd);
 }
 
+static void test_slow_consumer_soft(void **st)
+{
+    (void)st;
+    int before = g_aborts;
+    int fd = cli_connect(g_srv.port);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    cli_sends(fd, "GET /flood-soft HTTP/1.1\r\nHost: x\r\n\r\n");
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < 500 && g_aborts == before; i++)
+        usleep(10000);
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    assert_int_equal(g_aborts, before + 1);
+    assert_true(ms >= 250); /* not before the grace period */
+    close(fd);
+}
+
+static void test_conn_cap_and_timeouts(void **st)
+{
+    (void)st;
+    th_server t;
+    sg_http_server_opts o = {0};
+    o.handler = handler;
+    o.max_connections = 2;
+    o.header_timeout_ms = 300;
+    o.idle_timeout_ms = 600;
+    assert_int_equal(th_server_start(&t, &o), 0);
+    int a = cli_connect(t.port), b = cli_connect(t.port);
+    cli_sends(a, "GET /query?a HTTP/1.1\r\nHost: x\r\n\r\n");
+    cli_resp r;
+    assert_int_equal(cli_read_resp(a, &r, 0), 0); /* a is served and now idle */
+    cli_resp_free(&r);
+    cli_sends(b, "GET /query?b HTTP/1.1\r\nHo"); /* b stalls inside its head */
+    usleep(50000);
+    int c = cli_connect(t.port); /* over the cap: accepted and closed */
+    assert_true(cli_wait_closed(c, 1000));
+    close(c);
+    uint64_t t0 = uv_hrtime();
+    assert_true(cli_wait_closed(b, 3000)); /* header timeout */
+    uint64_t tb = (uv_hrtime() - t0) / 1000000;
+    assert_true(cli_wait_closed(a, 3000)); /* idle keep-alive timeout */
+    uint64_t ta = (uv_hrtime() - t0) / 1000000;
+    assert_true(tb < 1000);
+    assert_true(ta >= tb);
+    close(a);
+    close(b);
+    assert_int_equal(th_server_stop(&t), 0);
+}
+
 static void test_junk_then_serve(void **st)
 {
     (void)st;
@@ -380,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_chunked_body),  cmocka_unit_test(test_limits),
         cmocka_unit_test(test_head_and_http10), cmocka_unit_test(test_async_abort),
         cmocka_unit_test(test_sse),           cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_slow_consumer_soft),
+        cmocka_unit_test(test_conn_cap_and_timeouts),
         cmocka_unit_test(test_junk_then_serve), cmocka_unit_test(test_curl_keepalive),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
