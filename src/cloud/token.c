@@ -49,7 +49,7 @@ static int set_str(json_t *o, const char *k, const char *v)
     return json_object_set_new(o, k, json_string(v));
 }
 
-char *sg_tok_claims_json(const sg_tok_claims *c)
+json_t *sg_tok_claims_obj(const sg_tok_claims *c)
 {
     if (!c || !c->aud || !c->iss || !c->tid || !c->oid || !c->appid)
         return NULL;
@@ -82,7 +82,17 @@ char *sg_tok_claims_json(const sg_tok_claims *c)
         bad |= set_str(o, "xms_mirid", c->xms_mirid);
     if (c->xms_az_rid && c->xms_az_rid[0])
         bad |= set_str(o, "xms_az_rid", c->xms_az_rid);
-    char *s = bad ? NULL : sg__json_dump(o, NULL);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+char *sg_tok_claims_json(const sg_tok_claims *c)
+{
+    json_t *o = sg_tok_claims_obj(c);
+    char *s = o ? sg__json_dump(o, NULL) : NULL;
     json_decref(o);
     return s;
 }
@@ -137,94 +147,88 @@ void sg_tok_plan_rotation(const sg_tok_keymeta *k, size_t n, int64_t now, int64_
     }
 }
 
-/* ---- keys --------------------------------------------------------------------------------- */
+/* ---- keys (proto/jwt.h does the RSA work) ------------------------------------------------ */
 
 int sg_tok_rsa_generate(char **pem)
 {
-    int rc = SG_EINTERNAL;
-    EVP_PKEY *pk = EVP_RSA_gen(2048);
-    BIO *b = NULL;
+    sg_jwt_rsa *k = NULL;
+    sg_buf b;
+    sg_buf_init(&b, 0);
     *pem = NULL;
-    if (!pk)
-        goto cleanup;
-    b = BIO_new(BIO_s_mem());
-    if (!b || PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) != 1)
-        goto cleanup;
-    char *p = NULL;
-    long n = BIO_get_mem_data(b, &p);
-    if (n <= 0)
-        goto cleanup;
-    *pem = sg_strndup(p, (size_t)n);
-    rc = *pem ? SG_OK : SG_ENOMEM;
-cleanup:
-    BIO_free(b);
-    EVP_PKEY_free(pk);
-    return rc;
-}
-
-static char *bn_b64url(const EVP_PKEY *pk, const char *param)
-{
-    BIGNUM *bn = NULL;
-    char *out = NULL;
-    unsigned char *bin = NULL;
-    if (EVP_PKEY_get_bn_param(pk, param, &bn) != 1)
-        return NULL;
-    int len = BN_num_bytes(bn);
-    bin = sg_malloc((size_t)len + 1);
-    if (!bin)
-        goto cleanup;
-    BN_bn2bin(bn, bin);
-    out = sg_malloc(SG_B64_ENC_LEN((size_t)len));
-    if (out && sg_b64url_encode(bin, (size_t)len, out, SG_B64_ENC_LEN((size_t)len)) < 0) {
-        sg_free(out);
-        out = NULL;
+    int rc = sg_jwt_rsa_generate(2048, "new", &k);
+    if (rc == 0)
+        rc = sg_jwt_rsa_to_pem(k, &b);
+    sg_jwt_rsa_free(k);
+    if (rc == 0) {
+        *pem = sg_buf_steal(&b, NULL);
+        rc = *pem ? SG_OK : SG_ENOMEM;
     }
-cleanup:
-    sg_free(bin);
-    BN_free(bn);
-    return out;
+    if (b.data)
+        OPENSSL_cleanse(b.data, b.len);
+    sg_buf_free(&b);
+    return rc;
 }
 
 void sg_tok_key_clear(sg_tok_key *key)
 {
-    EVP_PKEY_free(key->pkey);
-    sg_free(key->n_b64);
-    sg_free(key->e_b64);
+    sg_jwt_rsa_free(key->rsa);
+    json_decref(key->jwk);
     memset(key, 0, sizeof *key);
 }
 
-int sg_tok_key_from_pem(sg_tok_key *key, const char *pem)
+/* RFC 7638 thumbprint of an RSA JWK: SHA-256 over {"e":..,"kty":"RSA","n":..}. */
+static int jwk_thumbprint(const json_t *jwk, char *out, size_t outlen)
 {
-    int rc = SG_EINVAL;
-    memset(key, 0, sizeof *key);
-    BIO *b = BIO_new_mem_buf(pem, -1);
-    if (!b)
-        return SG_ENOMEM;
-    key->pkey = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
-    if (!key->pkey || EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_RSA)
-        goto fail;
-    key->n_b64 = bn_b64url(key->pkey, OSSL_PKEY_PARAM_RSA_N);
-    key->e_b64 = bn_b64url(key->pkey, OSSL_PKEY_PARAM_RSA_E);
-    if (!key->n_b64 || !key->e_b64)
-        goto fail;
-    /* RFC 7638 thumbprint: SHA-256 over {"e":..,"kty":"RSA","n":..} */
+    const char *n = json_string_value(json_object_get(jwk, "n"));
+    const char *e = json_string_value(json_object_get(jwk, "e"));
+    if (!n || !e)
+        return SG_EINVAL;
     sg_buf tb;
     sg_buf_init(&tb, 0);
-    if (sg_buf_appendf(&tb, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", key->e_b64,
-                       key->n_b64) != 0) {
+    if (sg_buf_appendf(&tb, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", e, n) != 0) {
         sg_buf_free(&tb);
-        rc = SG_ENOMEM;
-        goto fail;
+        return SG_ENOMEM;
     }
     unsigned char md[32];
     unsigned int mdlen = 0;
     int ok = EVP_Digest(tb.data, tb.len, md, &mdlen, EVP_sha256(), NULL);
     sg_buf_free(&tb);
-    if (ok != 1 || sg_b64url_encode(md, mdlen, key->kid, sizeof key->kid) < 0) {
-        rc = SG_EINTERNAL;
+    if (ok != 1 || sg_b64url_encode(md, mdlen, out, outlen) < 0)
+        return SG_EINTERNAL;
+    return SG_OK;
+}
+
+int sg_tok_key_from_pem(sg_tok_key *key, const char *pem, const char *kid)
+{
+    int rc;
+    memset(key, 0, sizeof *key);
+    if (!pem)
+        return SG_EINVAL;
+    if (!kid) {
+        sg_jwt_rsa *tmp = NULL;
+        json_t *jwk = NULL;
+        rc = sg_jwt_rsa_from_pem(pem, strlen(pem), "tmp", &tmp);
+        if (rc == 0)
+            rc = sg_jwt_rsa_public_jwk(tmp, &jwk);
+        if (rc == 0)
+            rc = jwk_thumbprint(jwk, key->kid, sizeof key->kid);
+        json_decref(jwk);
+        sg_jwt_rsa_free(tmp);
+        if (rc != 0)
+            goto fail;
+    } else if (sg_snprintf(key->kid, sizeof key->kid, "%s", kid) != 0) {
+        rc = SG_EINVAL;
         goto fail;
     }
+    rc = sg_jwt_rsa_from_pem(pem, strlen(pem), key->kid, &key->rsa);
+    if (rc == 0)
+        rc = sg_jwt_rsa_public_jwk(key->rsa, &key->jwk);
+    if (rc == 0 && (json_object_set_new(key->jwk, "alg", json_string("RS256")) != 0 ||
+                    (!json_object_get(key->jwk, "x5t") &&
+                     json_object_set_new(key->jwk, "x5t", json_string(key->kid)) != 0)))
+        rc = SG_ENOMEM;
+    if (rc != 0)
+        goto fail;
     return SG_OK;
 fail:
     ERR_clear_error();
@@ -232,122 +236,35 @@ fail:
     return rc;
 }
 
-/* ---- signing ------------------------------------------------------------------------------ */
-
-static int b64url_append(sg_buf *b, const void *p, size_t n)
-{
-    if (sg_buf_reserve(b, SG_B64_ENC_LEN(n)) != 0)
-        return SG_ENOMEM;
-    long e = sg_b64url_encode(p, n, b->data + b->len, b->cap - b->len);
-    if (e < 0)
-        return SG_EINTERNAL;
-    b->len += (size_t)e;
-    return SG_OK;
-}
-
-char *sg_tok_sign(const sg_tok_key *key, const char *payload_json)
-{
-    if (!key || !key->pkey || !payload_json)
-        return NULL;
-    sg_buf b;
-    sg_buf_init(&b, 0);
-    char hdr[200];
-    EVP_MD_CTX *md = NULL;
-    unsigned char sig[512];
-    size_t siglen = sizeof sig;
-    if (sg_snprintf(hdr, sizeof hdr, "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"x5t\":\"%s\",\"kid\":\"%s\"}",
-                    key->kid, key->kid) != 0)
-        goto fail;
-    if (b64url_append(&b, hdr, strlen(hdr)) != 0 || sg_buf_append_byte(&b, '.') != 0 ||
-        b64url_append(&b, payload_json, strlen(payload_json)) != 0)
-        goto fail;
-    md = EVP_MD_CTX_new();
-    if (!md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key->pkey) != 1 ||
-        EVP_DigestSign(md, sig, &siglen, (const unsigned char *)b.data, b.len) != 1)
-        goto fail;
-    EVP_MD_CTX_free(md);
-    md = NULL;
-    if (sg_buf_append_byte(&b, '.') != 0 || b64url_append(&b, sig, siglen) != 0)
-        goto fail;
-    return sg_buf_steal(&b, NULL);
-fail:
-    ERR_clear_error();
-    EVP_MD_CTX_free(md);
-    sg_buf_free(&b);
-    return NULL;
-}
-
 char *sg_keyring_sign(const sg_keyring *kr, const sg_tok_claims *c)
 {
     if (!kr || kr->active < 0 || (size_t)kr->active >= kr->n)
         return NULL;
-    char *payload = sg_tok_claims_json(c);
-    if (!payload)
-        return NULL;
-    char *jwt = sg_tok_sign(&kr->keys[kr->active], payload);
-    sg_free(payload);
+    const sg_tok_key *k = &kr->keys[kr->active];
+    json_t *claims = sg_tok_claims_obj(c);
+    json_t *hdr = json_pack("{s:s}", "x5t", k->kid);
+    char *jwt = NULL;
+    if (claims && hdr && sg_jwt_sign_rs256(k->rsa, hdr, claims, &jwt) != 0)
+        jwt = NULL;
+    json_decref(hdr);
+    json_decref(claims);
     return jwt;
-}
-
-static unsigned char *b64url_dec(const char *p, size_t n, size_t *outn)
-{
-    unsigned char *out = sg_malloc(SG_B64_DEC_LEN(n));
-    if (!out)
-        return NULL;
-    long d = sg_b64url_decode(p, n, out, SG_B64_DEC_LEN(n));
-    if (d < 0) {
-        sg_free(out);
-        return NULL;
-    }
-    *outn = (size_t)d;
-    return out;
 }
 
 int sg_keyring_verify(const sg_keyring *kr, const char *jwt, char **payload)
 {
-    int ok = 0;
-    unsigned char *hdr = NULL, *pl = NULL, *sig = NULL;
-    size_t hn = 0, pn = 0, sn = 0;
-    json_t *h = NULL;
-    EVP_MD_CTX *md = NULL;
+    sg_jwt t;
+    memset(&t, 0, sizeof t);
     if (payload)
         *payload = NULL;
-    const char *d1 = strchr(jwt, '.');
-    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d1 || !d2 || strchr(d2 + 1, '.'))
+    if (!kr || !kr->pub || !jwt)
         return 0;
-    hdr = b64url_dec(jwt, (size_t)(d1 - jwt), &hn);
-    pl = b64url_dec(d1 + 1, (size_t)(d2 - d1 - 1), &pn);
-    sig = b64url_dec(d2 + 1, strlen(d2 + 1), &sn);
-    if (!hdr || !pl || !sig)
-        goto cleanup;
-    h = json_loadb((const char *)hdr, hn, 0, NULL);
-    const char *alg = json_string_value(json_object_get(h, "alg"));
-    const char *kid = json_string_value(json_object_get(h, "kid"));
-    if (!alg || strcmp(alg, "RS256") != 0 || !kid)
-        goto cleanup;
-    const sg_tok_key *k = NULL;
-    for (size_t i = 0; i < kr->n; i++)
-        if (strcmp(kr->keys[i].kid, kid) == 0)
-            k = &kr->keys[i];
-    if (!k)
-        goto cleanup;
-    md = EVP_MD_CTX_new();
-    if (!md || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k->pkey) != 1)
-        goto cleanup;
-    ok = EVP_DigestVerify(md, sig, sn, (const unsigned char *)jwt, (size_t)(d2 - jwt)) == 1;
+    int ok = sg_jwt_verify_rs(jwt, strlen(jwt), kr->pub, NULL, &t, NULL) == 0;
     if (ok && payload) {
-        *payload = sg_strndup((const char *)pl, pn);
-        if (!*payload)
-            ok = 0;
+        *payload = sg__json_dump(t.payload, NULL);
+        ok = *payload != NULL;
     }
-cleanup:
-    ERR_clear_error();
-    EVP_MD_CTX_free(md);
-    json_decref(h);
-    sg_free(hdr);
-    sg_free(pl);
-    sg_free(sig);
+    sg_jwt_clear(&t);
     return ok;
 }
 
@@ -355,24 +272,28 @@ cleanup:
 
 static int build_jwks(sg_keyring *kr)
 {
-    sg_buf b;
-    sg_buf_init(&b, 0);
-    int rc = sg_buf_append_str(&b, "{\"keys\":[");
+    json_t *arr = json_array();
+    json_t *doc = json_pack("{s:o}", "keys", arr);
+    sg_jwks *pub = sg_jwks_new();
+    int rc = doc && pub ? SG_OK : SG_ENOMEM;
     for (size_t i = 0; rc == 0 && i < kr->n; i++) {
-        const sg_tok_key *k = &kr->keys[i];
-        rc = sg_buf_appendf(&b,
-                            "%s{\"kty\":\"RSA\",\"use\":\"sig\",\"alg\":\"RS256\",\"kid\":\"%s\","
-                            "\"x5t\":\"%s\",\"n\":\"%s\",\"e\":\"%s\"}",
-                            i ? "," : "", k->kid, k->kid, k->n_b64, k->e_b64);
+        if (json_array_append(arr, kr->keys[i].jwk) != 0)
+            rc = SG_ENOMEM;
+        else
+            rc = sg_jwks_add_rsa(pub, kr->keys[i].rsa);
     }
-    if (rc == 0)
-        rc = sg_buf_append_str(&b, "]}");
-    if (rc != 0) {
-        sg_buf_free(&b);
-        return SG_ENOMEM;
+    size_t len = 0;
+    char *s = rc == 0 ? sg__json_dump(doc, &len) : NULL;
+    json_decref(doc);
+    if (!s) {
+        sg_jwks_free(pub);
+        return rc ? rc : SG_ENOMEM;
     }
     sg_free(kr->jwks);
-    kr->jwks = sg_buf_steal(&b, &kr->jwks_len);
+    sg_jwks_free(kr->pub);
+    kr->jwks = s;
+    kr->jwks_len = len;
+    kr->pub = pub;
     return SG_OK;
 }
 
@@ -390,12 +311,10 @@ static int load_cb(const sg_signing_key_rec *k, void *ud)
         return 0;
     }
     sg_tok_key *key = &kr->keys[kr->n];
-    if (!k->private_pem || sg_tok_key_from_pem(key, k->private_pem) != 0) {
+    if (!k->private_pem || sg_tok_key_from_pem(key, k->private_pem, k->kid) != 0) {
         SG_LOGW("cloud", "event=signing_key_unreadable kid=%s", k->kid);
         return 0;
     }
-    if (strcmp(key->kid, k->kid) != 0) /* stored kid is authoritative for lookups */
-        sg_snprintf(key->kid, sizeof key->kid, "%s", k->kid);
     key->meta.created = k->created;
     key->meta.not_after = k->not_after;
     key->meta.expires = k->expires;
@@ -410,6 +329,7 @@ void sg_keyring_free(sg_keyring *kr)
     for (size_t i = 0; i < kr->n; i++)
         sg_tok_key_clear(&kr->keys[i]);
     sg_free(kr->jwks);
+    sg_jwks_free(kr->pub);
     memset(kr, 0, sizeof *kr);
     kr->active = -1;
 }
@@ -429,7 +349,7 @@ int sg_keyring_maintain(sg_keyring *kr, sg_store *st, int64_t now, int force)
         rc = sg_tok_rsa_generate(&pem);
         if (rc != 0)
             goto cleanup;
-        rc = sg_tok_key_from_pem(&fresh, pem);
+        rc = sg_tok_key_from_pem(&fresh, pem, NULL);
         if (rc != 0)
             goto cleanup;
     }

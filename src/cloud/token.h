@@ -4,14 +4,16 @@
  * (managed identities and client credentials alike; INTERFACE §6).
  *
  * The pure parts (claims JSON, rotation plan) do no I/O and are unit-tested; the key ring
- * parses each key's PEM once into an EVP_PKEY and signs with it.
+ * parses each key's PEM once (proto/jwt.h's sg_jwt_rsa) and signs / verifies / exports JWKs
+ * with proto/jwt.h.
  * Threading: a key ring belongs to one loop (the cloud's). */
 #ifndef SG_CLOUD_TOKEN_H
 #define SG_CLOUD_TOKEN_H
 
 #include "cloud/store.h"
+#include "proto/jwt.h"
 
-#include <openssl/evp.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,9 +35,11 @@ typedef struct sg_tok_claims {
     int64_t iat, nbf, exp;
 } sg_tok_claims;
 
-/* Compact JSON payload for `c` (fields aud, iss, iat, nbf, exp, appid, appidacr, idp, idtyp,
- * oid, sub, tid, uti, ver "1.0", xms_mirid, xms_az_rid). Returns a new string (sg_free) or
- * NULL (OOM / missing aud, iss, tid, oid or appid). */
+/* Claims object for `c` (aud, iss, iat, nbf, exp, appid, appidacr, idp, idtyp, oid, sub, tid,
+ * uti, ver "1.0", xms_mirid, xms_az_rid). New reference (caller decrefs) or NULL (OOM /
+ * missing aud, iss, tid, oid or appid). */
+json_t *sg_tok_claims_obj(const sg_tok_claims *c);
+/* Same as compact JSON: a new string (sg_free) or NULL. */
 char *sg_tok_claims_json(const sg_tok_claims *c);
 
 /* ---- rotation plan (pure) --------------------------------------------------------------- */
@@ -62,10 +66,10 @@ void sg_tok_plan_rotation(const sg_tok_keymeta *k, size_t n, int64_t now, int64_
 /* ---- key ring ----------------------------------------------------------------------------- */
 
 typedef struct sg_tok_key {
-    char kid[64]; /* RFC 7638 JWK thumbprint (base64url SHA-256) */
-    EVP_PKEY *pkey;
+    char kid[64]; /* RFC 7638 JWK thumbprint (base64url SHA-256) for keys sigrid made */
+    sg_jwt_rsa *rsa;
+    json_t *jwk; /* public JWK as published: kty, use, kid, n, e, alg, x5t */
     sg_tok_keymeta meta;
-    char *n_b64, *e_b64; /* JWK modulus / exponent */
 } sg_tok_key;
 
 typedef struct sg_keyring {
@@ -74,6 +78,7 @@ typedef struct sg_keyring {
     int active;   /* index of the signing key */
     char *jwks;   /* {"keys":[...]} for every key in the ring */
     size_t jwks_len;
+    sg_jwks *pub; /* the same keys, for verification */
     int64_t max_lifetime_s;
     int64_t rotate_after_s;
 } sg_keyring;
@@ -89,14 +94,12 @@ void sg_keyring_free(sg_keyring *kr);
 
 /* Generates an RSA 2048 key: PEM (PKCS#8) in *pem (sg_free). */
 int sg_tok_rsa_generate(char **pem);
-/* Fills key->pkey, kid, n_b64, e_b64 from a PEM private key. */
-int sg_tok_key_from_pem(sg_tok_key *key, const char *pem);
+/* Fills key->rsa, jwk and kid from a PEM private key; kid NULL = compute the thumbprint. */
+int sg_tok_key_from_pem(sg_tok_key *key, const char *pem, const char *kid);
 void sg_tok_key_clear(sg_tok_key *key);
 
-/* RS256 JWT with header {"typ":"JWT","alg":"RS256","x5t":kid,"kid":kid} over payload_json.
- * Returns a new string (sg_free) or NULL. */
-char *sg_tok_sign(const sg_tok_key *key, const char *payload_json);
-/* Signs with the active key. */
+/* RS256 JWT signed with the active key; header {"x5t":kid,"alg":"RS256","typ":"JWT",
+ * "kid":kid}. Returns a new string (sg_free) or NULL. */
 char *sg_keyring_sign(const sg_keyring *kr, const sg_tok_claims *c);
 
 /* Verifies an RS256 compact JWT against the ring (by kid); 1 = valid signature. Payload JSON

@@ -149,11 +149,19 @@ static void test_sign_verify(void **st)
     assert_int_equal(sg_tok_rsa_generate(&pem), 0);
     sg_keyring kr;
     memset(&kr, 0, sizeof kr);
-    assert_int_equal(sg_tok_key_from_pem(&kr.keys[0], pem), 0);
+    assert_int_equal(sg_tok_key_from_pem(&kr.keys[0], pem, NULL), 0);
     kr.n = 1;
     kr.active = 0;
-    assert_int_equal(strlen(kr.keys[0].kid), 43);
-    assert_string_equal(kr.keys[0].e_b64, "AQAB");
+    kr.pub = sg_jwks_new();
+    assert_int_equal(sg_jwks_add_rsa(kr.pub, kr.keys[0].rsa), 0);
+    assert_int_equal(strlen(kr.keys[0].kid), 43); /* RFC 7638 thumbprint */
+    assert_string_equal(json_string_value(json_object_get(kr.keys[0].jwk, "e")), "AQAB");
+    assert_string_equal(json_string_value(json_object_get(kr.keys[0].jwk, "kid")), kr.keys[0].kid);
+    /* same PEM, same kid */
+    sg_tok_key again;
+    assert_int_equal(sg_tok_key_from_pem(&again, pem, NULL), 0);
+    assert_string_equal(again.kid, kr.keys[0].kid);
+    sg_tok_key_clear(&again);
     sg_tok_claims c = {.aud = "https://signalr.azure.com", .iss = "https://x/" TID "/",
                        .tid = TID, .oid = OID, .appid = APPID, .iat = 1, .nbf = 1, .exp = 2};
     char *jwt = sg_keyring_sign(&kr, &c);
