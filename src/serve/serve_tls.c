@@ -2,10 +2,9 @@
 #include "serve/serve_tls.h"
 
 #include "cloud/cloud_internal.h" /* sg_ca_ensure: the local CA is the cloud layer's */
+#include "net/tls.h"
 #include "sg_err.h"
 #include "sg_str.h"
-
-#include <openssl/err.h>
 
 int sg_serve_tls_ctx(const char *data_dir, const char *host, SSL_CTX **out, char *err,
                      size_t errlen)
@@ -17,21 +16,13 @@ int sg_serve_tls_ctx(const char *data_dir, const char *host, SSL_CTX **out, char
         sg_snprintf(err, errlen, "local CA: %s", sg_strerror(rc));
         return rc;
     }
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) {
-        sg_snprintf(err, errlen, "SSL_CTX_new failed");
-        return SG_ENOMEM;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-    if (SSL_CTX_use_certificate_chain_file(ctx, paths.cert_file) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, paths.key_file, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
+    SSL_CTX *ctx = NULL;
+    rc = sg_tls_server_ctx_new(paths.cert_file, paths.key_file, &ctx);
+    if (rc != SG_OK) {
         char e[256];
-        ERR_error_string_n(ERR_get_error(), e, sizeof e);
-        sg_snprintf(err, errlen, "cannot load %s / %s: %s", paths.cert_file, paths.key_file, e);
-        SSL_CTX_free(ctx);
-        return SG_EIO;
+        sg_snprintf(err, errlen, "cannot load %s / %s: %s (%s)", paths.cert_file, paths.key_file,
+                    sg_strerror(rc), sg_tls_last_error(e, sizeof e));
+        return rc;
     }
     *out = ctx;
     return SG_OK;
@@ -39,6 +30,5 @@ int sg_serve_tls_ctx(const char *data_dir, const char *host, SSL_CTX **out, char
 
 void sg_serve_tls_free(SSL_CTX *ctx)
 {
-    if (ctx)
-        SSL_CTX_free(ctx);
+    sg_tls_ctx_free(ctx);
 }
