@@ -152,6 +152,7 @@ static struct {
     uv_loop_t *loop;
     uint64_t now_ns; /* refreshed at every read */
     char src_ip[32]; /* bind source address ("" = kernel's choice) */
+    char aud[300];   /* audience base: scheme://host of the endpoint, port dropped (§4.2) */
     /* connections */
     lg_conn *subs;
     long nsubs;
@@ -176,7 +177,7 @@ static struct {
     uint64_t pings;
     lg_hist lat;
     uint64_t t_measure;
-    double srv_cpu0, lg_cpu0;
+    double srv_cpu0, lg_cpu0, mach_cpu0;
     /* errors */
     uint64_t errors;
     int errors_printed;
@@ -299,6 +300,23 @@ static long proc_rss_kb(void)
         fclose(f);
     }
     return total;
+}
+
+/* CPU seconds all cores spent busy (everything but idle and iowait), from /proc/stat: with
+ * the server's and our own, it tells how much other processes took during a measurement. */
+static double machine_busy_s(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    unsigned long long v[10] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                   &v[5], &v[6], &v[7], &v[8], &v[9]);
+    fclose(f);
+    if (n < 5)
+        return -1;
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* user nice system irq softirq steal */
+    return (double)busy / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double self_cpu_s(void)
@@ -542,7 +560,7 @@ static void hostport(char *out, size_t n)
 static int send_negotiate(lg_conn *c)
 {
     char aud[512], tok[1024], hp[128];
-    snprintf(aud, sizeof(aud), "%s/client/?hub=%s", G.o.endpoint, G.o.hub);
+    snprintf(aud, sizeof(aud), "%s/client/?hub=%s", G.aud, G.o.hub);
     if (lg_jwt_hs256(G.o.key, aud, NULL, 3600, tok, sizeof(tok)) < 0) {
         conn_fail(c, "cannot mint token");
         return -1;
@@ -574,7 +592,7 @@ static int send_upgrade(lg_conn *c)
     sg_buf_init(&b, 0);
     if (G.o.target == T_SIGRID) {
         char aud[512], tok[1024];
-        snprintf(aud, sizeof(aud), "%s/client/?hub=%s", G.o.endpoint, G.o.hub);
+        snprintf(aud, sizeof(aud), "%s/client/?hub=%s", G.aud, G.o.hub);
         if (lg_jwt_hs256(G.o.key, aud, NULL, 3600, tok, sizeof(tok)) < 0) {
             sg_buf_free(&b);
             conn_fail(c, "cannot mint token");
@@ -649,7 +667,7 @@ static int build_pub_template(void)
     sg_buf_init(b, 0);
     if (G.o.target == T_SIGRID && G.o.publish == P_REST) {
         char aud[512];
-        snprintf(aud, sizeof(aud), "%s/api/hubs/%s/:send?api-version=2022-06-01", G.o.endpoint, G.o.hub);
+        snprintf(aud, sizeof(aud), "%s/api/hubs/%s/:send?api-version=2022-06-01", G.aud, G.o.hub);
         if (lg_jwt_hs256(G.o.key, aud, ",\"nameid\":\"loadgen\"", 3600, G.rest_token, sizeof(G.rest_token)) < 0)
             return -1;
         sg_buf body;
@@ -1353,6 +1371,7 @@ static void fanout_report(void)
     double dur = secs_since(G.t_measure);
     double lcpu = self_cpu_s() - G.lg_cpu0;
     double scpu = G.o.nserver_pids ? proc_cpu_s() - G.srv_cpu0 : -1;
+    double mcpu = machine_busy_s() - G.mach_cpu0;
     G.measuring = 0;
     G.publishing = 0;
     uint64_t del = G.deliveries - G.m_deliveries;
@@ -1364,7 +1383,8 @@ static void fanout_report(void)
                    "\"pub_conns\":%ld,\"duration_s\":%.3f,\"published\":%llu,\"deliveries\":%llu,"
                    "\"deliveries_per_s\":%.0f,\"lat_p50_us\":%llu,\"lat_p99_us\":%llu,\"lat_max_us\":%llu,"
                    "\"server_cpu\":%.3f,\"loadgen_cpu\":%.3f,\"errors\":%llu,\"bad_status\":%llu,"
-                   "\"unknown_msgs\":%llu,\"stalls\":%llu,\"pings\":%llu,\"subs_live\":%ld}\n",
+                   "\"unknown_msgs\":%llu,\"stalls\":%llu,\"pings\":%llu,\"subs_live\":%ld,"
+                   "\"other_cpu\":%.3f}\n",
                    G.o.conns, G.opened, G.o.size, G.o.window,
                    G.o.publish == P_REST ? "rest" : G.o.publish == P_CLIENT ? "client" : "none", G.npubs, dur,
                    (unsigned long long)(G.published - G.m_published), (unsigned long long)del,
@@ -1372,7 +1392,8 @@ static void fanout_report(void)
                    (unsigned long long)lg_hist_quantile(&G.lat, 0.99), (unsigned long long)G.lat.max,
                    scpu >= 0 && dur > 0 ? scpu / dur : -1, dur > 0 ? lcpu / dur : 0, (unsigned long long)G.errors,
                    (unsigned long long)G.bad_status, (unsigned long long)G.unknown_msgs,
-                   (unsigned long long)G.stalls, (unsigned long long)G.pings, G.subs_live);
+                   (unsigned long long)G.stalls, (unsigned long long)G.pings, G.subs_live,
+                   dur > 0 && scpu >= 0 ? (mcpu - scpu - lcpu) / dur : -1);
     fwrite(b.data, 1, b.len, stdout);
     sg_buf_free(&b);
     finish(G.errors || G.bad_status || del == 0 ? 1 : 0);
@@ -1393,6 +1414,7 @@ static void on_warmup_end(uv_timer_t *t)
     G.m_published = G.published;
     G.lg_cpu0 = self_cpu_s();
     G.srv_cpu0 = G.o.nserver_pids ? proc_cpu_s() : 0;
+    G.mach_cpu0 = machine_busy_s();
     lg_hist_reset(&G.lat);
     uv_timer_start(&G.t_phase, on_measure_end, (uint64_t)(G.o.duration * 1000), 0);
 }
@@ -1641,18 +1663,21 @@ static void on_http_measure_end(uv_timer_t *t)
     (void)t;
     double dur = secs_since(G.t_measure);
     double scpu = G.o.nserver_pids ? proc_cpu_s() - G.srv_cpu0 : -1;
+    double lcpu = self_cpu_s() - G.lg_cpu0;
+    double mcpu = machine_busy_s() - G.mach_cpu0;
     sg_buf b;
     sg_buf_init(&b, 0);
     json_common(&b, "http");
     sg_buf_appendf(&b,
                    ",\"path\":\"%s\",\"conns\":%ld,\"duration_s\":%.3f,\"answers\":%llu,\"answers_per_s\":%.0f,"
                    "\"first_answer_us\":%llu,\"lat_p50_us\":%llu,\"lat_p99_us\":%llu,\"server_cpu\":%.3f,"
-                   "\"errors\":%llu,\"bad_status\":%llu}\n",
+                   "\"errors\":%llu,\"bad_status\":%llu,\"loadgen_cpu\":%.3f,\"other_cpu\":%.3f}\n",
                    G.o.path, G.npubs, dur, (unsigned long long)G.m_responses,
                    dur > 0 ? (double)G.m_responses / dur : 0, (unsigned long long)G.first_answer_us,
                    (unsigned long long)lg_hist_quantile(&G.lat, 0.5), (unsigned long long)lg_hist_quantile(&G.lat, 0.99),
                    scpu >= 0 && dur > 0 ? scpu / dur : -1, (unsigned long long)G.errors,
-                   (unsigned long long)G.bad_status);
+                   (unsigned long long)G.bad_status, dur > 0 ? lcpu / dur : 0,
+                   dur > 0 && scpu >= 0 ? (mcpu - scpu - lcpu) / dur : -1);
     fwrite(b.data, 1, b.len, stdout);
     sg_buf_free(&b);
     finish(G.errors || G.bad_status || G.m_responses == 0 ? 1 : 0);
@@ -1665,6 +1690,8 @@ static void on_http_warm(uv_timer_t *t)
     G.m_responses = 0;
     G.t_measure = now_ns();
     G.srv_cpu0 = G.o.nserver_pids ? proc_cpu_s() : 0;
+    G.lg_cpu0 = self_cpu_s();
+    G.mach_cpu0 = machine_busy_s();
     lg_hist_reset(&G.lat);
     uv_timer_start(&G.t_phase, on_http_measure_end, (uint64_t)(G.o.duration * 1000), 0);
 }
@@ -1958,6 +1985,14 @@ int main(int argc, char **argv)
     }
     if (o->nsteps == 0)
         o->steps[o->nsteps++] = o->conns;
+    {
+        /* audience base = scheme://host of the endpoint (no port, no path, lower case) */
+        const char *e = o->endpoint, *h = strstr(e, "://");
+        size_t sl = h ? (size_t)(h - e) + 3 : 0;
+        size_t hl = strcspn(e + sl, ":/");
+        snprintf(G.aud, sizeof(G.aud), "%.*s%.*s", (int)sl, e, (int)hl, e + sl);
+        sg_str_lower(G.aud);
+    }
     signal(SIGPIPE, SIG_IGN);
     uint32_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) || seed == 0)

@@ -1,0 +1,221 @@
+// bench/report.mjs RESULTS.jsonl [DOC.md] — turns bench/run's raw results into the tables
+// (sigrid vs peers, with ratios and the issue's targets), prints them, and when DOC.md is
+// given rewrites the block between the results markers in it (the rest of the file is
+// hand-written and kept).
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+
+const [resFile, docFile] = process.argv.slice(2);
+const rows = readFileSync(resFile, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim())
+  .map((l) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      return { tool: 'bench', na: `unparsable result: ${l.slice(0, 80)}` };
+    }
+  });
+
+const env = process.env;
+const PEERS = ['nchan', 'ws', 'socketio'];
+const NAMES = { sigrid: 'sigrid', nchan: 'nchan', ws: 'ws', socketio: 'socket.io' };
+const find = (server, label, pred = () => true) => rows.find((r) => r.server === server && r.label === label && pred(r));
+const na = (server, label) =>
+  rows.find((r) => r.tool === 'bench' && r.server === server && (r.label === label || r.label === 'fanout:all'));
+
+const fmtRate = (v, unit = '/s') =>
+  v >= 1e6 ? `${(v / 1e6).toFixed(2)} M${unit}` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k${unit}` : `${Math.round(v)}${unit}`;
+const fmtUs = (us) => (us >= 1e6 ? `${(us / 1e6).toFixed(2)} s` : us >= 1e3 ? `${(us / 1e3).toFixed(1)} ms` : `${us} µs`);
+const fmtKB = (b) => `${(b / 1024).toFixed(1)} KB`;
+const num = (n) => n.toLocaleString('en-US');
+const problems = (r) => {
+  const e = [];
+  if (r.error) e.push(r.error);
+  if (r.errors) e.push(`${r.errors} errors`);
+  if (r.bad_status) e.push(`${r.bad_status} bad HTTP answers`);
+  if (r.stalls) e.push(`${r.stalls} stalls`);
+  if (r.failed) e.push(`${r.failed} failed connects`);
+  return e.length ? ` ⚠ ${e.join(', ')}` : '';
+};
+const why = (server, label) => {
+  const n = na(server, label);
+  return n ? n.na : 'n/a (no result)';
+};
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(1)}×` : '–');
+
+const out = [];
+const p = (s = '') => out.push(s);
+
+p(`Machine: ${env.BENCH_NPROC || '?'} cores, ${env.BENCH_CPU || '?'}, Linux ${env.BENCH_KERNEL || '?'}. ` +
+  `Date: ${env.BENCH_DATE || '?'}. Commit: ${env.BENCH_COMMIT || '?'}. Command: \`${env.BENCH_CMD || 'bench/run'}\` ` +
+  `(${env.BENCH_SECONDS || '?'} s). Server pinned to core 0, load generator to core 1. ` +
+  `Background load from other processes before the run: ${env.BENCH_BACKGROUND || '?'} cores.`);
+const noisy = rows.filter((r) => r.tool === 'loadgen' && r.other_cpu > 0.1);
+if (noisy.length)
+  p(`\n**Warning:** other processes used more than 0.1 core during ${noisy.length} measurement(s) ` +
+    `(column "other CPU" below); those numbers are lower than this machine can do.`);
+p();
+
+// ---------------------------------------------------------------------------- fan-out
+p('### Fan-out: deliveries per second');
+p();
+p('Publisher keeps 32 messages in flight (counted until delivered to every subscriber); sigrid: REST `:send`, JSON hub protocol ' +
+  'subscribers with full SignalR framing; peers: `POST /pub` on keep-alive connections, raw WebSocket frames.');
+p();
+p('| subscribers × payload | sigrid (REST publisher) | sigrid (server-connection publisher) | nchan | ws | socket.io | sigrid / nchan | sigrid / ws | sigrid / socket.io |');
+p('|---|---|---|---|---|---|---|---|---|');
+const fanCfgs = [
+  [1000, 64],
+  [1000, 1024],
+  [10000, 64],
+  [10000, 1024],
+];
+const fan = {};
+for (const [subs, size] of fanCfgs) {
+  const label = `fanout:${subs}:${size}`;
+  const cells = [];
+  const rates = {};
+  for (const s of ['sigrid', ...PEERS]) {
+    const r = find(s, label, (x) => x.tool === 'loadgen');
+    if (r && r.deliveries_per_s > 0) {
+      rates[s] = r.deliveries_per_s;
+      cells.push(fmtRate(r.deliveries_per_s) + problems(r));
+    } else if (r) {
+      cells.push(`failed${problems(r)}`);
+    } else {
+      cells.push(why(s, label));
+    }
+  }
+  const sc = na('sigrid-serverconn', label) ? na('sigrid-serverconn', label).na : 'n/a (not yet)';
+  fan[label] = rates;
+  p(`| ${num(subs)} × ${size} B | ${cells[0]} | ${sc} | ${cells[1]} | ${cells[2]} | ${cells[3]} | ` +
+    `${ratio(rates.sigrid, rates.nchan)} | ${ratio(rates.sigrid, rates.ws)} | ${ratio(rates.sigrid, rates.socketio)} |`);
+}
+const mp = find('sigrid-msgpack', 'fanout:1000:64');
+if (mp) p(`| 1,000 × 64 B, MessagePack subscribers | ${mp.deliveries_per_s > 0 ? fmtRate(mp.deliveries_per_s) : 'failed'}${problems(mp)} | | | | | | | |`);
+p();
+p('Delivery latency under that load (p50 / p99, send timestamp in the payload to receipt) and CPU use ' +
+  '(server = its core; load generator = core 1):');
+p();
+p('| subscribers × payload | server | p50 | p99 | server CPU | loadgen CPU | other CPU |');
+p('|---|---|---|---|---|---|---|');
+for (const [subs, size] of fanCfgs) {
+  const label = `fanout:${subs}:${size}`;
+  for (const s of ['sigrid', 'sigrid-msgpack', ...PEERS]) {
+    const r = find(s, label, (x) => x.tool === 'loadgen' && x.deliveries > 0);
+    if (!r) continue;
+    p(`| ${num(subs)} × ${size} B | ${s === 'sigrid-msgpack' ? 'sigrid (MessagePack)' : NAMES[s]} | ${fmtUs(r.lat_p50_us)} | ${fmtUs(r.lat_p99_us)} | ` +
+      `${r.server_cpu >= 0 ? (100 * r.server_cpu).toFixed(0) + ' %' : '?'} | ${(100 * r.loadgen_cpu).toFixed(0)} % | ` +
+      `${r.other_cpu >= 0 ? (100 * r.other_cpu).toFixed(0) + ' %' : '?'} |`);
+  }
+}
+p();
+
+// ---------------------------------------------------------------------------- density
+p('### Density: server RSS per idle WebSocket connection');
+p();
+p('RSS growth of the server process(es) divided by the connections open (fresh server, 2 load-generator processes, ' +
+  '2 s settle). sigrid: full SignalR connections (negotiate + WebSocket + handshake); peers: plain WebSocket subscribers. ' +
+  'Kernel socket buffers are not in RSS for anyone.');
+p();
+p('| open connections | sigrid | nchan | ws | socket.io | nchan / sigrid | ws / sigrid | socket.io / sigrid |');
+p('|---|---|---|---|---|---|---|---|');
+const dens = {};
+for (const step of [10000, 19000]) {
+  const cells = [];
+  const v = {};
+  for (const s of ['sigrid', ...PEERS]) {
+    const r = find(s, 'conns', (x) => x.open_total === step);
+    if (r && r.rss_per_conn_bytes > 0) {
+      v[s] = r.rss_per_conn_bytes;
+      cells.push(fmtKB(r.rss_per_conn_bytes) + (r.ok ? '' : problems(r) || ' ⚠ not all connected'));
+    } else if (r) {
+      cells.push(`failed${problems(r)}`);
+    } else {
+      cells.push(why(s, 'conns'));
+    }
+  }
+  dens[step] = v;
+  p(`| ${num(step)} | ${cells.join(' | ')} | ${ratio(v.nchan, v.sigrid)} | ${ratio(v.ws, v.sigrid)} | ${ratio(v.socketio, v.sigrid)} |`);
+}
+p();
+
+// ---------------------------------------------------------------------------- connects
+p('### Connect rate');
+p();
+p('First 10,000 connections on a fresh server, 256 in flight over 2 load-generator processes. A sigrid connect is ' +
+  'the full SignalR sequence a client library performs: `POST /client/negotiate` (access-key JWT checked) on one TCP ' +
+  'connection, WebSocket upgrade on a second one (token checked again), hub handshake answered. Peer rows are a plain ' +
+  'WebSocket upgrade (no negotiate, no token), for reference.');
+p();
+p('| client | connects/s | p50 connect | p99 connect |');
+p('|---|---|---|---|');
+let sigConn = null;
+{
+  const r = find('sigrid', 'conns', (x) => x.step === 0);
+  if (r) {
+    sigConn = r.connects_per_s;
+    p(`| sigrid, access-key token | ${num(r.connects_per_s)}${problems(r)} | ${fmtUs(r.connect_p50_us)} | ${fmtUs(r.connect_p99_us)} |`);
+  } else p(`| sigrid, access-key token | ${why('sigrid', 'conns')} | | |`);
+  p(`| sigrid, Entra token | ${why('sigrid-entra', 'conns')} | | |`);
+  for (const s of PEERS) {
+    const q = find(s, 'conns', (x) => x.step === 0);
+    if (q) p(`| ${NAMES[s]} (WebSocket upgrade only) | ${num(q.connects_per_s)}${problems(q)} | ${fmtUs(q.connect_p50_us)} | ${fmtUs(q.connect_p99_us)} |`);
+  }
+}
+p();
+
+// ---------------------------------------------------------------------------- tokens
+p('### Managed-identity tokens (IMDS)');
+p();
+p('A VM made with `sigrid vm create --assign-identity`; `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://signalr.azure.com` ' +
+  'with `Metadata: true` on 32 keep-alive connections in a closed loop. First token = a fresh connection\'s first request (token minted).');
+p();
+p('| measure | value |');
+p('|---|---|');
+let imds = null;
+{
+  const r = find('sigrid', 'tokens:imds', (x) => x.tool === 'loadgen');
+  if (r && r.answers_per_s > 0) {
+    imds = r.answers_per_s;
+    p(`| cached token answers/s | ${num(r.answers_per_s)}${problems(r)} |`);
+    p(`| first-token latency | ${fmtUs(r.first_answer_us)} |`);
+    p(`| p50 / p99 answer latency | ${fmtUs(r.lat_p50_us)} / ${fmtUs(r.lat_p99_us)} |`);
+  } else if (r) {
+    p(`| cached token answers/s | failed${problems(r)} |`);
+  } else {
+    p(`| cached token answers/s | ${why('sigrid', 'tokens:imds')} |`);
+  }
+}
+p();
+
+// ---------------------------------------------------------------------------- targets
+p('### Targets');
+p();
+p('| target | measured | met |');
+p('|---|---|---|');
+const t1 = fan['fanout:1000:64'] || {};
+const mark = (ok, have) => (!have ? '–' : ok ? 'yes' : '**no**');
+p(`| fan-out 1,000 × 64 B ≥ 8 × nchan | ${ratio(t1.sigrid, t1.nchan)} | ${mark(t1.sigrid >= 8 * t1.nchan, t1.sigrid && t1.nchan)} |`);
+p(`| fan-out 1,000 × 64 B ≥ 15 × ws | ${ratio(t1.sigrid, t1.ws)} | ${mark(t1.sigrid >= 15 * t1.ws, t1.sigrid && t1.ws)} |`);
+const d19 = (dens[19000] || {}).sigrid;
+p(`| ≤ 2 KB RSS per idle connection at 19,000 | ${d19 ? fmtKB(d19) : '–'} | ${mark(d19 <= 2048, d19)} |`);
+p(`| ≥ 10,000 full SignalR connects/s (access key) | ${sigConn ? num(sigConn) : '–'} | ${mark(sigConn >= 10000, sigConn)} |`);
+p(`| ≥ 50,000 cached IMDS answers/s | ${imds ? num(imds) : '–'} | ${mark(imds >= 50000, imds)} |`);
+
+const text = out.join('\n') + '\n';
+process.stdout.write(text);
+
+if (docFile) {
+  const BEGIN = '<!-- bench:results:begin (written by bench/run; edit outside these markers) -->';
+  const END = '<!-- bench:results:end -->';
+  let doc = existsSync(docFile) ? readFileSync(docFile, 'utf8') : `# Benchmarks\n\n${BEGIN}\n${END}\n`;
+  const a = doc.indexOf(BEGIN);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) doc += `\n${BEGIN}\n${END}\n`;
+  const a2 = doc.indexOf(BEGIN);
+  const b2 = doc.indexOf(END);
+  doc = doc.slice(0, a2 + BEGIN.length) + '\n\n' + text + '\n' + doc.slice(b2);
+  writeFileSync(docFile, doc);
+  process.stderr.write(`bench: results written to ${docFile}\n`);
+}

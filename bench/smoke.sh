@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/smoke.sh BUILD_DIR — the load generator's smoke run, part of `make test`.
+# Builds nothing. Starts BUILD_DIR/sigrid serve on free ports with a temp data dir, runs
+# BUILD_DIR/bench/loadgen for ~2 s (50 SignalR subscribers, REST publisher), checks that
+# messages were delivered with no errors, stops sigrid by PID. Exit 0 = pass, 1 = fail.
+# No peers, no nginx, loopback only.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build-test}
+SIGRID=$BUILD/sigrid
+LOADGEN=$BUILD/bench/loadgen
+for f in "$SIGRID" "$LOADGEN"; do
+    [ -x "$f" ] || { echo "smoke: $f is missing (build first)"; exit 1; }
+done
+
+D=$(mktemp -d /tmp/sigrid-smoke.XXXXXX)
+SPID=""
+cleanup() {
+    if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
+        kill -TERM "$SPID" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SPID" 2>/dev/null
+        wait "$SPID" 2>/dev/null
+    fi
+    rm -rf "$D"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+    echo "smoke: FAIL: $*"
+    echo "--- sigrid stderr (last 20 lines)"; tail -n 20 "$D/serve.err" 2>/dev/null
+    exit 1
+}
+
+# json FILE-OR-STRING EXPR: evaluates a JS expression over the parsed JSON `j`.
+json() { node -e 'const s=require("fs").readFileSync(0,"utf8");const j=JSON.parse(s);const v=('"$1"');process.stdout.write(v===undefined||v===null?"":String(v))'; }
+
+ID_BASE=$((20000 + RANDOM % 20000))
+"$SIGRID" serve --data-dir "$D" --cloud-port 0 --signalr-port 0 --cloud-http \
+    --identity-port-base "$ID_BASE" --log-level warn >"$D/serve.out" 2>"$D/serve.err" &
+SPID=$!
+for _ in $(seq 1 300); do
+    [ -s "$D/endpoints.json" ] && break
+    kill -0 "$SPID" 2>/dev/null || fail "sigrid serve exited early"
+    sleep 0.1
+done
+[ -s "$D/endpoints.json" ] || fail "no endpoints.json after 30 s"
+
+URL=$(json 'j.signalr.find(r => r.name === "default").url' <"$D/endpoints.json")
+[ -n "$URL" ] || fail "no url for the default resource in endpoints.json"
+KEYS=$("$SIGRID" signalr key list -g local -n default --data-dir "$D" 2>"$D/cli.err") ||
+    fail "sigrid signalr key list failed: $(cat "$D/cli.err")"
+CS=$(echo "$KEYS" | json 'j.primaryConnectionString')
+[ -n "$CS" ] || fail "no primaryConnectionString in: $KEYS"
+PORT=${URL##*:}
+PORT=${PORT%%/*}
+echo "smoke: sigrid pid $SPID at $URL"
+
+OUT=$("$LOADGEN" --mode fanout --target sigrid --conn-str "$CS" --port "$PORT" --conns 50 \
+    --pub-conns 4 --window 8 --warmup 0.5 --duration 2 --timeout 30 --label smoke 2>"$D/loadgen.err")
+RC=$?
+echo "$OUT"
+[ "$RC" -eq 0 ] || { cat "$D/loadgen.err"; fail "loadgen exited $RC"; }
+DEL=$(echo "$OUT" | json 'j.deliveries')
+ERR=$(echo "$OUT" | json 'j.errors + j.bad_status')
+[ "${DEL:-0}" -gt 0 ] 2>/dev/null || fail "no deliveries"
+[ "${ERR:-1}" -eq 0 ] 2>/dev/null || fail "$ERR errors"
+kill -0 "$SPID" 2>/dev/null || fail "sigrid died during the run"
+echo "smoke: ok, $DEL deliveries, no errors"
+exit 0
