@@ -157,6 +157,20 @@ describe('sigrid serve', () => {
     assert.ok(await tcpConnects(ep.cloudUrl));
   });
 
+  test('CLI management client: admin credential, local CA, ARM errors passed through', async () => {
+    const subs = await s.cli(['rest', '--url', '/subscriptions?api-version=2022-12-01']);
+    assert.ok(subs.value.some((x) => x.subscriptionId === s.subscriptionId), 'default subscription listed');
+    const tsv = await s.cli(['rest', '-u', '/subscriptions?api-version=2022-12-01', '--query', 'value[0].tenantId', '-o', 'tsv']);
+    assert.equal(String(tsv).trim(), s.tenantId);
+    const r = await s.cliRaw(['rest', '--url', '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x?api-version=2021-04-01']);
+    assert.equal(r.code, 1);
+    const e = JSON.parse(r.stderr).error;
+    assert.ok(e.code && e.code !== 'NotRunning' && e.message, JSON.stringify(e));
+    // the management API itself refuses requests without the admin credential
+    const anon = await s.request(`${s.cloudUrl}/subscriptions?api-version=2022-12-01`);
+    assert.equal(anon.status, 401);
+  });
+
   test('SIGTERM: exit 0, endpoints.json removed; restart keeps tenant, keys and ports', async () => {
     const before = s.endpoints;
     const key = /AccessKey=([^;]+);/.exec(s.stdout)[1];
@@ -178,6 +192,19 @@ describe('sigrid serve', () => {
 });
 
 describe('serve start-up and shutdown edges', () => {
+  test('--signalr-tls: the built-in resource speaks https with a certificate from the local CA', async () => {
+    const s = await startSigrid({ extraArgs: ['--signalr-tls'] });
+    try {
+      assert.match(s.signalrUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const r = await s.request(`${s.signalrUrl}/client/negotiate?hub=chat&negotiateVersion=1`, { method: 'POST' });
+      assert.ok(r.status >= 200 && r.status < 500, `TLS handshake with the local CA ok (status ${r.status})`);
+      await sleep(100);
+      assert.match(s.stdout, /Endpoint=https:\/\/127\.0\.0\.1:\d+;AccessKey=/);
+    } finally {
+      assert.equal(await s.stop(), 0, s.stderr.slice(-2000));
+    }
+  });
+
   test('SIGINT stops cleanly too', async () => {
     const s = await startSigrid({ cloudHttp: true });
     assert.match(s.cloudUrl, /^http:\/\//);
