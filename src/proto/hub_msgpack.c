@@ -120,8 +120,8 @@ static int read_value(rd *r, unsigned depth, json_t **out)
                     rc = fail(r, SG_ETOOBIG, "string too long");
                     break;
                 }
-                if (!sg_utf8_valid(k.p, k.len)) {
-                    rc = fail(r, SG_EPROTO, "invalid UTF-8 in map key");
+                if (!sg_utf8_valid(k.p, k.len) || memchr(k.p, 0, k.len)) {
+                    rc = fail(r, SG_EPROTO, "invalid UTF-8 or NUL in map key");
                     break;
                 }
                 key = (const char *)k.p;
@@ -218,7 +218,8 @@ static int read_headers(rd *r, sg_hub_msg *m)
             return fail(r, SG_EPROTO, "header value is not a string");
         if (kl > r->lim->max_string || vl > r->lim->max_string)
             return fail(r, SG_ETOOBIG, "string too long");
-        if (!sg_utf8_valid((const unsigned char *)k, kl) || !sg_utf8_valid((const unsigned char *)v, vl))
+        if (!sg_utf8_valid((const unsigned char *)k, kl) || !sg_utf8_valid((const unsigned char *)v, vl) ||
+            memchr(k, 0, kl))
             return fail(r, SG_EPROTO, "invalid UTF-8 in header");
         json_t *js = json_stringn_nocheck(v, vl);
         if (!js || json_object_setn_new_nocheck(h, k, kl, js))
