@@ -205,6 +205,31 @@ describe('serve start-up and shutdown edges', () => {
     }
   });
 
+  test('SIGTERM with a connected client: the client gets a close, exit 0', async () => {
+    const signalr = await import('@microsoft/signalr');
+    const jose = await import('jose');
+    const s = await startSigrid();
+    let closed = null;
+    try {
+      await sleep(100);
+      const key = /AccessKey=([^;]+);/.exec(s.stdout)[1];
+      const hubUrl = `${s.signalrUrl}/client/?hub=chat`;
+      const token = await new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' })
+        .setAudience(hubUrl).setIssuedAt().setExpirationTime('10m')
+        .sign(new TextEncoder().encode(key));
+      const conn = new signalr.HubConnectionBuilder()
+        .withUrl(hubUrl, { accessTokenFactory: () => token, transport: signalr.HttpTransportType.WebSockets })
+        .configureLogging(signalr.LogLevel.None).build();
+      closed = new Promise((resolve) => conn.onclose((err) => resolve(err || 'closed')));
+      await conn.start();
+      assert.equal(conn.state, 'Connected');
+    } finally {
+      assert.equal(await s.stop(), 0, s.stderr.slice(-2000));
+    }
+    const why = await Promise.race([closed, sleep(10000).then(() => 'no close within 10 s')]);
+    assert.notEqual(why, 'no close within 10 s');
+  });
+
   test('SIGINT stops cleanly too', async () => {
     const s = await startSigrid({ cloudHttp: true });
     assert.match(s.cloudUrl, /^http:\/\//);
