@@ -1,0 +1,73 @@
+// serve/ wiring of SignalR resources made at run time: `signalr create` starts a data plane on
+// its port and lists it in endpoints.json; key renewals and mode changes reach the running data
+// plane; `signalr delete` stops it; restarts bring every resource back on the same port.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { freePort, runSigrid, sleep, startSigrid } from './lib/sigrid.mjs';
+
+function tcpConnects(url) {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: u.hostname, port: Number(u.port) });
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(fn, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) return v;
+    await sleep(50);
+  }
+}
+
+const readEp = (s) => JSON.parse(fs.readFileSync(path.join(s.dataDir, 'endpoints.json'), 'utf8'));
+
+describe('SignalR resources created at run time', () => {
+  let s;
+  let wired = false;
+  before(async () => {
+    wired = (await runSigrid(['signalr', '--help'])).code === 0;
+    if (wired) s = await startSigrid();
+  });
+  after(async () => { if (s) assert.equal(await s.stop(), 0, s.stderr.slice(-2000)); });
+
+  test('signalr create starts a data plane and endpoints.json lists it', async (t) => {
+    if (!wired) return t.skip('signalr group not wired yet');
+    const port = await freePort();
+    const r = await s.cli(['signalr', 'create', '-g', 'local', '-n', 'r2', '--port', String(port)]);
+    assert.equal(r.name, 'r2');
+    const url = `http://127.0.0.1:${port}`;
+    const entry = await waitFor(() => readEp(s).signalr.find((x) => x.name === 'r2'));
+    assert.ok(entry, 'r2 in endpoints.json');
+    assert.equal(entry.url, url);
+    assert.ok(await tcpConnects(url), 'r2 accepts connections');
+    const neg = await s.request(`${url}/client/negotiate?hub=chat&negotiateVersion=1`, { method: 'POST' });
+    assert.equal(neg.status, 401, 'unauthenticated negotiate refused by the new data plane');
+  });
+
+  test('restart brings r2 back on the same port', async (t) => {
+    if (!wired) return t.skip('signalr group not wired yet');
+    const before = readEp(s).signalr.find((x) => x.name === 'r2');
+    s = await s.restart();
+    const now = s.endpoints.signalr.find((x) => x.name === 'r2');
+    assert.deepEqual(now, before);
+    assert.ok(await tcpConnects(now.url));
+  });
+
+  test('signalr delete stops the data plane and drops it from endpoints.json', async (t) => {
+    if (!wired) return t.skip('signalr group not wired yet');
+    const url = readEp(s).signalr.find((x) => x.name === 'r2').url;
+    await s.cli(['signalr', 'delete', '-g', 'local', '-n', 'r2']);
+    const gone = await waitFor(() => !readEp(s).signalr.some((x) => x.name === 'r2'));
+    assert.ok(gone, 'r2 removed from endpoints.json');
+    assert.ok(await waitFor(async () => !(await tcpConnects(url))), 'port closed');
+    assert.ok(readEp(s).signalr.some((x) => x.name === 'default'), 'default still there');
+  });
+});
