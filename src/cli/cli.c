@@ -22,6 +22,14 @@ static const sg_cli_verb groups[] = {
     {"rest", sg_cli_rest, "Invoke the management API directly (like az rest)."},
     {"env", sg_cli_env, "Print the environment that makes code run as a VM or app (managed identity)."},
     {"exec", sg_cli_exec, "Run a command as a VM or app (its managed identity endpoint in the environment)."},
+    {"account", sg_cli_account, "Subscriptions and management groups of the local tenant."},
+    {"group", sg_cli_group, "Manage resource groups."},
+    {"vm", sg_cli_vm, "Manage virtual machines (each with an IMDS identity endpoint)."},
+    {"functionapp", sg_cli_functionapp, "Manage function apps (App Service identity endpoint)."},
+    {"identity", sg_cli_identity, "Manage user-assigned managed identities."},
+    {"ad", sg_cli_ad, "Manage service principals (Entra ID)."},
+    {"signalr", sg_cli_signalr, "Manage SignalR resources and their access keys."},
+    {"role", sg_cli_role, "Manage role definitions and role assignments (RBAC)."},
     /* one row per group, added by its owner: {"vm", sg_cli_vm, "Manage virtual machines."}, */
     {0},
 };

@@ -1,0 +1,346 @@
+/* cli_account.c — `sigrid account show|list`, `account subscription create|list|show`,
+ * `account management-group create|show|list|delete|subscription add|remove`. */
+#include "cli/cli_arm.h"
+
+#include "sg_str.h"
+
+#include <string.h>
+
+static json_t *account_view(const json_t *sub)
+{
+    json_t *j = json_object();
+    json_object_set(j, "id", json_object_get(sub, "subscriptionId"));
+    json_object_set(j, "name", json_object_get(sub, "displayName"));
+    json_object_set(j, "tenantId", json_object_get(sub, "tenantId"));
+    json_object_set(j, "homeTenantId", json_object_get(sub, "tenantId"));
+    json_object_set(j, "isDefault", json_object_get(sub, "isDefault"));
+    json_object_set(j, "state", json_object_get(sub, "state"));
+    json_object_set_new(j, "environmentName", json_string("sigrid"));
+    if (json_object_get(sub, "managementGroupId"))
+        json_object_set(j, "managementGroupId", json_object_get(sub, "managementGroupId"));
+    return j;
+}
+
+static int get_sub(const sg_cli_ctx *ctx, const char *given, json_t **out)
+{
+    char sub[64], path[SG_CLI_PATH_MAX];
+    int rc = sg_cliarm_sub(ctx, given, sub, sizeof sub);
+    if (rc == 0)
+        rc = sg_cliarm_path(path, sizeof path, "/subscriptions/%s", sub);
+    if (rc == 0)
+        rc = sg_cli_mgmt(ctx, "GET", path, NULL, out);
+    return rc;
+}
+
+static int account_show(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {
+        {.name = "--subscription", .alias = "-s", .metavar = "SUB",
+         .help = "Subscription id or name (default: the default subscription)."},
+        {0},
+    };
+    json_t *out = NULL;
+    int rc = sg_cli_parse(ctx, argc, argv, f, "Show a subscription (default: the default one).",
+                          NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    rc = get_sub(ctx, sg_cli_str(f, "--subscription"), &out);
+    if (rc == 0) {
+        json_t *v = account_view(out);
+        rc = sg_cli_print_json(v);
+        json_decref(v);
+    }
+done:
+    json_decref(out);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static int account_list(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {{0}};
+    json_t *out = NULL;
+    int rc = sg_cli_parse(ctx, argc, argv, f, "List subscriptions.", NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    rc = sg_cli_mgmt(ctx, "GET", "/subscriptions" SG_ARM_API, NULL, &out);
+    if (rc == 0) {
+        json_t *arr = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(out, "value"), i, v)
+            json_array_append_new(arr, account_view(v));
+        rc = sg_cli_print_json(arr);
+        json_decref(arr);
+    }
+done:
+    json_decref(out);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static int subscription_create(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {
+        {.name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,
+         .help = "Display name of the subscription."},
+        {0},
+    };
+    json_t *out = NULL, *sub = NULL, *body = NULL;
+    char path[SG_CLI_PATH_MAX];
+    int rc = sg_cli_parse(ctx, argc, argv, f, "Create a subscription in the tenant.", NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    const char *name = sg_cli_str(f, "--name");
+    if (strchr(name, '/')) {
+        rc = sg_cli_usage_error(ctx, "the name cannot contain '/'.");
+        goto done;
+    }
+    body = json_pack("{s:{s:s,s:s}}", "properties", "displayName", name, "workload", "DevTest");
+    rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Subscription/aliases/%s", name);
+    if (rc == 0)
+        rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
+    if (rc)
+        goto done;
+    rc = get_sub(ctx, json_string_value(json_object_get(json_object_get(out, "properties"),
+                                                        "subscriptionId")),
+                 &sub);
+    if (rc == 0) {
+        json_t *v = account_view(sub);
+        rc = sg_cli_print_json(v);
+        json_decref(v);
+    }
+done:
+    json_decref(body);
+    json_decref(out);
+    json_decref(sub);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static const sg_cli_verb subscription_verbs[] = {
+    {"create", subscription_create, "Create a subscription."},
+    {"list", account_list, "List subscriptions."},
+    {"show", account_show, "Show a subscription."},
+    {0},
+};
+
+static int account_subscription(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    return sg_cli_dispatch(argc, argv, ctx, subscription_verbs, "Manage subscriptions.");
+}
+
+/* ---- management groups ------------------------------------------------------------------ */
+
+static json_t *mg_view(const json_t *arm)
+{
+    json_t *j = json_object();
+    const json_t *props = json_object_get(arm, "properties");
+    json_object_set(j, "id", json_object_get(arm, "id"));
+    json_object_set(j, "name", json_object_get(arm, "name"));
+    json_object_set(j, "displayName", json_object_get(props, "displayName"));
+    json_object_set(j, "tenantId", json_object_get(props, "tenantId"));
+    json_object_set(j, "type", json_object_get(arm, "type"));
+    json_object_set(j, "children", json_object_get(props, "children"));
+    return j;
+}
+
+static int mg_print(const sg_cli_ctx *ctx, const char *name)
+{
+    char path[SG_CLI_PATH_MAX];
+    json_t *out = NULL;
+    int rc = sg_cliarm_path(path, sizeof path,
+                            "/providers/Microsoft.Management/managementGroups/%s", name);
+    if (rc == 0)
+        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
+    if (rc == 0) {
+        json_t *v = mg_view(out);
+        rc = sg_cli_print_json(v);
+        json_decref(v);
+    }
+    json_decref(out);
+    return rc;
+}
+
+#define F_MG                                                                                       \
+    {.name = "--name", .alias = "-n", .metavar = "MG", .required = 1,                            \
+     .help = "Management group name (id)."}
+
+static int mg_create(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {
+        F_MG,
+        {.name = "--display-name", .alias = "-d", .metavar = "NAME", .help = "Display name."},
+        {0},
+    };
+    char path[SG_CLI_PATH_MAX];
+    json_t *out = NULL, *body = NULL;
+    int rc = sg_cli_parse(ctx, argc, argv, f, "Create a management group.", NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    const char *name = sg_cli_str(f, "--name");
+    const char *dn = sg_cli_str(f, "--display-name");
+    if (strchr(name, '/')) {
+        rc = sg_cli_usage_error(ctx, "the name cannot contain '/'.");
+        goto done;
+    }
+    body = json_pack("{s:{s:s}}", "properties", "displayName", dn ? dn : name);
+    rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Management/managementGroups/%s",
+                        name);
+    if (rc == 0)
+        rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
+    if (rc == 0) {
+        json_t *v = mg_view(out);
+        rc = sg_cli_print_json(v);
+        json_decref(v);
+    }
+done:
+    json_decref(body);
+    json_decref(out);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static int mg_show(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {F_MG, {0}};
+    int rc = sg_cli_parse(ctx, argc, argv, f, "Show a management group.", NULL);
+    if (rc == SG_CLI_RUN)
+        rc = mg_print(ctx, sg_cli_str(f, "--name"));
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static int mg_delete(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {F_MG, {0}};
+    char path[SG_CLI_PATH_MAX];
+    json_t *out = NULL, *view = NULL;
+    int rc = sg_cli_parse(ctx, argc, argv, f, "Delete a management group.", NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Management/managementGroups/%s",
+                        sg_cli_str(f, "--name"));
+    if (rc == 0)
+        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
+    if (rc == 0) {
+        view = mg_view(out);
+        json_decref(out);
+        out = NULL;
+        rc = sg_cli_mgmt(ctx, "DELETE", path, NULL, &out);
+    }
+    if (rc == 0)
+        rc = sg_cli_print_json(view);
+done:
+    json_decref(view);
+    json_decref(out);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static int mg_list(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {{0}};
+    json_t *out = NULL;
+    int rc = sg_cli_parse(ctx, argc, argv, f, "List management groups.", NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    rc = sg_cli_mgmt(ctx, "GET", "/providers/Microsoft.Management/managementGroups" SG_ARM_API,
+                     NULL, &out);
+    if (rc == 0) {
+        json_t *arr = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(out, "value"), i, v)
+            json_array_append_new(arr, mg_view(v));
+        rc = sg_cli_print_json(arr);
+        json_decref(arr);
+    }
+done:
+    json_decref(out);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static int mg_sub(int argc, char **argv, const sg_cli_ctx *ctx, int add)
+{
+    sg_cli_flag f[] = {
+        F_MG,
+        {.name = "--subscription", .alias = "-s", .metavar = "SUB", .required = 1,
+         .help = "Subscription id or name."},
+        {0},
+    };
+    char sub[64], path[SG_CLI_PATH_MAX];
+    json_t *out = NULL;
+    int rc = sg_cli_parse(ctx, argc, argv, f,
+                          add ? "Move a subscription under a management group."
+                              : "Take a subscription out of a management group.",
+                          NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
+    if (rc == 0)
+        rc = sg_cliarm_path(path, sizeof path,
+                            "/providers/Microsoft.Management/managementGroups/%s/subscriptions/%s",
+                            sg_cli_str(f, "--name"), sub);
+    if (rc == 0)
+        rc = sg_cli_mgmt(ctx, add ? "PUT" : "DELETE", path, NULL, &out);
+    if (rc == 0)
+        rc = mg_print(ctx, sg_cli_str(f, "--name"));
+done:
+    json_decref(out);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
+static int mg_sub_add(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    return mg_sub(argc, argv, ctx, 1);
+}
+
+static int mg_sub_remove(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    return mg_sub(argc, argv, ctx, 0);
+}
+
+static const sg_cli_verb mg_sub_verbs[] = {
+    {"add", mg_sub_add, "Add a subscription to a management group."},
+    {"remove", mg_sub_remove, "Remove a subscription from a management group."},
+    {0},
+};
+
+static int mg_subscription(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    return sg_cli_dispatch(argc, argv, ctx, mg_sub_verbs,
+                           "Manage the subscriptions of a management group.");
+}
+
+static const sg_cli_verb mg_verbs[] = {
+    {"create", mg_create, "Create a management group."},
+    {"show", mg_show, "Show a management group."},
+    {"list", mg_list, "List management groups."},
+    {"delete", mg_delete, "Delete a management group."},
+    {"subscription", mg_subscription, "Add or remove subscriptions."},
+    {0},
+};
+
+static int account_mg(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    return sg_cli_dispatch(argc, argv, ctx, mg_verbs,
+                           "Manage management groups (role assignments on a group apply to "
+                           "its subscriptions).");
+}
+
+static const sg_cli_verb account_verbs[] = {
+    {"show", account_show, "Show the default subscription: {id, name, tenantId, isDefault}."},
+    {"list", account_list, "List subscriptions."},
+    {"subscription", account_subscription, "Manage subscriptions."},
+    {"management-group", account_mg, "Manage management groups."},
+    {0},
+};
+
+int sg_cli_account(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    return sg_cli_dispatch(argc, argv, ctx, account_verbs,
+                           "Manage the tenant's subscriptions and management groups.");
+}
