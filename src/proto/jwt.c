@@ -119,11 +119,14 @@ static int b64url_append(sg_buf *b, const void *p, size_t n)
 
 static int json_b64url_append(sg_buf *b, const json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
+    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    if (n == 0)
+        return SG_EINVAL;
+    char *s = sg_malloc(n);
     if (!s)
         return SG_ENOMEM;
-    int rc = b64url_append(b, s, strlen(s));
-    free(s); /* jansson allocates with malloc */
+    int rc = json_dumpb(j, s, n, JSON_COMPACT) == n ? b64url_append(b, s, n) : SG_EINTERNAL;
+    sg_free(s);
     return rc;
 }
 

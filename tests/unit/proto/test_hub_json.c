@@ -172,10 +172,12 @@ static void test_limits(void **st)
     /* a deeply nested document with default caps is refused, not a crash */
     size_t n = 5000;
     char *d = sg_malloc(2 * n + 64);
-    int k = sprintf(d, "{\"type\":1,\"target\":\"a\",\"arguments\":");
+    static const char head[] = "{\"type\":1,\"target\":\"a\",\"arguments\":";
+    size_t k = sizeof head - 1;
+    memcpy(d, head, k);
     memset(d + k, '[', n);
     memset(d + k + n, ']', n);
-    strcpy(d + k + 2 * n, "}\x1e");
+    memcpy(d + k + 2 * n, "}\x1e", 3); /* includes the NUL */
     assert_int_not_equal(sg_hub_json_parse(d, strlen(d), NULL, &m, &used, &why), SG_OK);
     sg_free(d);
 }
