@@ -206,14 +206,22 @@ static int cb_body(llhttp_t *p, const char *at, size_t n)
 static sg_http_method map_method(uint8_t m)
 {
     switch (m) {
-    case HTTP_GET: return SG_HTTP_GET;
-    case HTTP_HEAD: return SG_HTTP_HEAD;
-    case HTTP_POST: return SG_HTTP_POST;
-    case HTTP_PUT: return SG_HTTP_PUT;
-    case HTTP_DELETE: return SG_HTTP_DELETE;
-    case HTTP_PATCH: return SG_HTTP_PATCH;
-    case HTTP_OPTIONS: return SG_HTTP_OPTIONS;
-    default: return SG_HTTP_OTHER;
+    case HTTP_GET:
+        return SG_HTTP_GET;
+    case HTTP_HEAD:
+        return SG_HTTP_HEAD;
+    case HTTP_POST:
+        return SG_HTTP_POST;
+    case HTTP_PUT:
+        return SG_HTTP_PUT;
+    case HTTP_DELETE:
+        return SG_HTTP_DELETE;
+    case HTTP_PATCH:
+        return SG_HTTP_PATCH;
+    case HTTP_OPTIONS:
+        return SG_HTTP_OPTIONS;
+    default:
+        return SG_HTTP_OTHER;
     }
 }
 

@@ -30,10 +30,10 @@ struct sg__http_msg {
     uint32_t (*hoff)[4]; /* while parsing: name off/len, value off/len */
     uint32_t nh, hcap;
     uint32_t target_off, target_len;
-    int err_status;      /* pseudo-message: answer this status and close */
-    uint8_t upgrade;     /* llhttp saw an upgrade (Upgrade + Connection: upgrade, or CONNECT) */
+    int err_status;  /* pseudo-message: answer this status and close */
+    uint8_t upgrade; /* llhttp saw an upgrade (Upgrade + Connection: upgrade, or CONNECT) */
     uint8_t expect_continue;
-    uint8_t state;       /* owned by the server */
+    uint8_t state; /* owned by the server */
     void (*abort_cb)(sg_http_req *r, void *ud);
     void *abort_ud;
 };

@@ -21,13 +21,13 @@ typedef struct sg__netctx {
     uv_prepare_t prep;
     uv_check_t check;
     uv_timer_t sweep;
-    sg_stream *pending;   /* streams with deferred work (singly linked, s->pnext) */
-    sg_stream *all;       /* every stream (doubly linked) */
+    sg_stream *pending; /* streams with deferred work (singly linked, s->pnext) */
+    sg_stream *all;     /* every stream (doubly linked) */
     size_t nstreams;
-    char *rbuf;           /* shared read buffer, allocated on first read */
-    char *tlsbuf;         /* shared plaintext buffer for SSL_read */
+    char *rbuf;   /* shared read buffer, allocated on first read */
+    char *tlsbuf; /* shared plaintext buffer for SSL_read */
     sg_stream_limits deflim;
-    int nhandles_open;    /* prep/check/sweep still open (stop waits for 0) */
+    int nhandles_open;                        /* prep/check/sweep still open (stop waits for 0) */
     void (*on_empty)(struct sg__netctx *ctx); /* stopping and the last stream is gone */
     void *owner;
 } sg__netctx;

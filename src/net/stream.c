@@ -14,8 +14,8 @@
 
 #define IOV_MAX_ENTRIES 128
 #define QUEUE_MAX_ENTRIES (1u << 20)
-#define PRIV_CHUNK 2048               /* private copies coalesce into chunks of this size */
-#define TLS_OUT_HIGH (256 * 1024)     /* stop encrypting while this much ciphertext waits */
+#define PRIV_CHUNK 2048           /* private copies coalesce into chunks of this size */
+#define TLS_OUT_HIGH (256 * 1024) /* stop encrypting while this much ciphertext waits */
 #define GRACEFUL_MS 5000
 #define LINGER_MS 2000
 #define SWEEP_MS 250
@@ -25,11 +25,11 @@ enum {
     F_CLOSING = 1 << 0,  /* close requested */
     F_GRACEFUL = 1 << 1, /* flush before closing */
     F_PAUSED = 1 << 2,
-    F_PENDING = 1 << 3,  /* on ctx->pending */
-    F_DEFER = 1 << 4,    /* run hooks.on_defer */
+    F_PENDING = 1 << 3,   /* on ctx->pending */
+    F_DEFER = 1 << 4,     /* run hooks.on_defer */
     F_TCPCLOSED = 1 << 5, /* uv_close called */
-    F_TAILPRIV = 1 << 6, /* last queue entry is a private chunk we may append to */
-    F_SHUTDOWN = 1 << 7, /* uv_shutdown sent, lingering */
+    F_TAILPRIV = 1 << 6,  /* last queue entry is a private chunk we may append to */
+    F_SHUTDOWN = 1 << 7,  /* uv_shutdown sent, lingering */
     F_NOLINGER = 1 << 8,
     F_TLS_DRAIN = 1 << 9, /* SSL may hold plaintext: run SSL_read again */
     F_READING = 1 << 10,
@@ -224,8 +224,8 @@ static void on_sweep(uv_timer_t *t)
             continue;
         }
         if (s->soft_since && s->lim.soft_limit && now - s->soft_since >= s->lim.soft_grace_ms) {
-            SG_LOGI("net", "event=slow_consumer peer=%s queued=%zu policy=soft",
-                    s->peer, sg_stream_queued(s));
+            SG_LOGI("net", "event=slow_consumer peer=%s queued=%zu policy=soft", s->peer,
+                    sg_stream_queued(s));
             sg__stream_close_reason(s, SG_ELIMIT, 0);
         }
     }
@@ -577,7 +577,8 @@ static void on_write(uv_write_t *req, int status)
         return;
     if (status < 0) {
         s->flags |= F_NOLINGER;
-        sg__stream_close_reason(s, status == UV_EPIPE || status == UV_ECONNRESET ? SG_ECLOSED : SG_EIO, 0);
+        sg__stream_close_reason(
+            s, status == UV_EPIPE || status == UV_ECONNRESET ? SG_ECLOSED : SG_EIO, 0);
         return;
     }
     stream_mark(s);
@@ -601,7 +602,8 @@ static int stream_flush(sg_stream *s)
         if (r < 0) {
             s->flags |= F_NOLINGER;
             q_clear(q);
-            sg__stream_close_reason(s, r == UV_EPIPE || r == UV_ECONNRESET ? SG_ECLOSED : SG_EIO, 0);
+            sg__stream_close_reason(s, r == UV_EPIPE || r == UV_ECONNRESET ? SG_ECLOSED : SG_EIO,
+                                    0);
             return 1;
         }
         q_consume(q, (size_t)r);

@@ -25,7 +25,6 @@ struct sg_ws {
     uint16_t close_code;
     uint8_t close_sent;
     uint8_t close_rcvd;
-    uint8_t in_feed;
 };
 
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -67,8 +66,7 @@ int sg_ws_accept_key(const char *key, size_t n, char out[29])
     unsigned char dig[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
-    int ok = c && EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 &&
-             EVP_DigestUpdate(c, key, n) == 1 &&
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 && EVP_DigestUpdate(c, key, n) == 1 &&
              EVP_DigestUpdate(c, WS_GUID, sizeof(WS_GUID) - 1) == 1 &&
              EVP_DigestFinal_ex(c, dig, &dl) == 1 && dl == 20;
     EVP_MD_CTX_free(c);
@@ -203,7 +201,8 @@ static int on_event(void *ud, const sg_wsc_event *ev)
         if (!ws->close_sent)
             send_frame(ws, SG_WSC_PONG, ev->p, ev->n);
         return 0;
-    case SG_WSC_EV_PONG: return 0;
+    case SG_WSC_EV_PONG:
+        return 0;
     case SG_WSC_EV_CLOSE:
         ws->close_rcvd = 1;
         if (!ws->close_sent) {
@@ -213,7 +212,8 @@ static int on_event(void *ud, const sg_wsc_event *ev)
         }
         sg_stream_close(ws->s, 1);
         return 1;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 

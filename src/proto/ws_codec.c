@@ -186,8 +186,10 @@ static int check_header(const sg_wsc_reader *r, const sg_wsc_header *h)
     case SG_WSC_BINARY:
     case SG_WSC_CLOSE:
     case SG_WSC_PING:
-    case SG_WSC_PONG: break;
-    default: return SG_WSC_PROTOCOL_ERROR;
+    case SG_WSC_PONG:
+        break;
+    default:
+        return SG_WSC_PROTOCOL_ERROR;
     }
     if (h->masked != r->server)
         return SG_WSC_PROTOCOL_ERROR;
@@ -242,7 +244,8 @@ static int handle_frame(sg_wsc_reader *r, const sg_wsc_header *h, char *pl, sg_w
         }
         emit(fn, ud, &ev);
         return -1;
-    default: break;
+    default:
+        break;
     }
     /* data */
     if (h->fin && h->opcode != SG_WSC_CONT) {

@@ -33,8 +33,8 @@ enum {
     SG_WSC_GOING_AWAY = 1001,
     SG_WSC_PROTOCOL_ERROR = 1002,
     SG_WSC_UNSUPPORTED = 1003,
-    SG_WSC_NO_STATUS = 1005,  /* never sent: "the close frame had no code" */
-    SG_WSC_ABNORMAL = 1006,   /* never sent: "the connection dropped" */
+    SG_WSC_NO_STATUS = 1005, /* never sent: "the close frame had no code" */
+    SG_WSC_ABNORMAL = 1006,  /* never sent: "the connection dropped" */
     SG_WSC_INVALID_DATA = 1007,
     SG_WSC_POLICY = 1008,
     SG_WSC_TOO_BIG = 1009,
@@ -46,7 +46,7 @@ enum {
 
 typedef struct sg_wsc_header {
     uint8_t fin;
-    uint8_t rsv;    /* the three RSV bits, (b0 >> 4) & 7 */
+    uint8_t rsv; /* the three RSV bits, (b0 >> 4) & 7 */
     uint8_t opcode;
     uint8_t masked;
     uint8_t mask[4];
@@ -80,8 +80,8 @@ enum { SG_WSC_EV_MESSAGE = 1, SG_WSC_EV_PING, SG_WSC_EV_PONG, SG_WSC_EV_CLOSE };
 
 typedef struct sg_wsc_event {
     int type;
-    int binary;    /* MESSAGE: opcode was 2 */
-    char *p;       /* payload (unmasked); valid only during the callback */
+    int binary; /* MESSAGE: opcode was 2 */
+    char *p;    /* payload (unmasked); valid only during the callback */
     size_t n;
     uint16_t code; /* CLOSE: status code, SG_WSC_NO_STATUS if none; p/n = reason */
 } sg_wsc_event;

@@ -61,8 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         off += used;
         switch (r) {
-        case SG__HP_OK: break;
-        case SG__HP_PAUSED: break; /* re-feed the rest, as the server does on resume */
+        case SG__HP_OK:
+            break;
+        case SG__HP_PAUSED:
+            break; /* re-feed the rest, as the server does on resume */
         case SG__HP_UPGRADE:
         case SG__HP_ERROR:
             if (r == SG__HP_ERROR && hp.err_status != 400 && hp.err_status != 413 &&

@@ -146,7 +146,8 @@ static void test_keepalive(void **st)
     assert_true(fd >= 0);
     for (int i = 0; i < 3; i++) {
         char req[128];
-        snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n%02d", i);
+        snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n%02d",
+                 i);
         assert_int_equal(cli_sends(fd, req), 0);
         cli_resp r;
         assert_int_equal(cli_read_resp(fd, &r, 0), 0);
@@ -264,7 +265,9 @@ static void test_head_and_http10(void **st)
 {
     (void)st;
     int fd = cli_connect(g_srv.port);
-    cli_sends(fd, "HEAD /query?abc HTTP/1.1\r\nHost: x\r\n\r\nGET /query?xyz HTTP/1.1\r\nHost: x\r\n\r\n");
+    cli_sends(
+        fd,
+        "HEAD /query?abc HTTP/1.1\r\nHost: x\r\n\r\nGET /query?xyz HTTP/1.1\r\nHost: x\r\n\r\n");
     cli_resp r;
     assert_int_equal(cli_read_resp(fd, &r, 1), 0);
     assert_int_equal(r.status, 200);
@@ -427,13 +430,18 @@ static void test_curl_keepalive(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keepalive),     cmocka_unit_test(test_pipelined_order),
-        cmocka_unit_test(test_chunked_body),  cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_head_and_http10), cmocka_unit_test(test_async_abort),
-        cmocka_unit_test(test_sse),           cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_pipelined_order),
+        cmocka_unit_test(test_chunked_body),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_head_and_http10),
+        cmocka_unit_test(test_async_abort),
+        cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_slow_consumer),
         cmocka_unit_test(test_slow_consumer_soft),
         cmocka_unit_test(test_conn_cap_and_timeouts),
-        cmocka_unit_test(test_junk_then_serve), cmocka_unit_test(test_curl_keepalive),
+        cmocka_unit_test(test_junk_then_serve),
+        cmocka_unit_test(test_curl_keepalive),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

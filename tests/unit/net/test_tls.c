@@ -25,7 +25,8 @@ static void handler(sg_http_req *r, void *ud)
     if (sg_slice_eq(r->path, "/big"))
         sg_http_respond(r, 200, "application/octet-stream", g_big, BIG_LEN);
     else if (sg_slice_eq(r->path, "/tls"))
-        sg_http_respond(r, 200, "text/plain", sg_stream_is_tls(r->stream) ? "yes" : "no", 3 - !sg_stream_is_tls(r->stream));
+        sg_http_respond(r, 200, "text/plain", sg_stream_is_tls(r->stream) ? "yes" : "no",
+                        3 - !sg_stream_is_tls(r->stream));
     else if (sg_slice_eq(r->path, "/echo"))
         sg_http_respond(r, 200, "text/plain", r->body.p, r->body.n);
     else
@@ -171,10 +172,8 @@ static void test_openssl_s_client(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ctx_errors),
-        cmocka_unit_test(test_curl_https),
-        cmocka_unit_test(test_httpc_big_and_post),
-        cmocka_unit_test(test_plain_on_tls_port),
+        cmocka_unit_test(test_ctx_errors),         cmocka_unit_test(test_curl_https),
+        cmocka_unit_test(test_httpc_big_and_post), cmocka_unit_test(test_plain_on_tls_port),
         cmocka_unit_test(test_openssl_s_client),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

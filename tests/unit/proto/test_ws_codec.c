@@ -208,10 +208,8 @@ static void test_reader_stop_and_push(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_roundtrip),
-        cmocka_unit_test(test_mask),
-        cmocka_unit_test(test_reader_fragments_any_split),
-        cmocka_unit_test(test_reader_violations),
+        cmocka_unit_test(test_header_roundtrip),           cmocka_unit_test(test_mask),
+        cmocka_unit_test(test_reader_fragments_any_split), cmocka_unit_test(test_reader_violations),
         cmocka_unit_test(test_reader_stop_and_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
