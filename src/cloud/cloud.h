@@ -5,6 +5,8 @@
 #ifndef SG_CLOUD_H
 #define SG_CLOUD_H
 
+#include "proto/jwt.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -79,5 +81,21 @@ typedef struct sg_authz_decision {
  * verdict and, when denied, why. Returns SG_OK (verdict in out) or an sg_err. */
 int sg_cloud_authorize(sg_cloud *c, const char *oid, const char *tid, const char *action,
                        const char *resource_id, sg_authz_decision *out);
+
+/* ---- Entra ID tokens issued by this tenant (for the data plane's RS256 path) -------------- */
+
+/* "{cloudUrl}/{tenantId}/": the `iss` of every token sigrid issues. Borrowed; NULL before the
+ * cloud listener is up. */
+const char *sg_cloud_issuer(const sg_cloud *c);
+
+/* Verifies the signature of an RS256 token against the tenant's current signing keys (a
+ * rotated-out key keeps verifying until its tokens have expired) and checks that `iss` is
+ * sg_cloud_issuer(c). Does NOT check exp/nbf/aud: call sg_jwt_validate next. On SG_OK *out
+ * holds header + payload (sg_jwt_clear it). Errors: SG_EAUTH with err filled (malformed, alg,
+ * unknown kid, bad signature), SG_EPERM when the signature is fine but the issuer is another
+ * one (err->reason names both), SG_EINVAL. No allocation of parsed keys per call; loop thread
+ * only. */
+int sg_cloud_verify_token(sg_cloud *c, const char *token, size_t len, sg_jwt *out,
+                          sg_jwt_error *err);
 
 #endif

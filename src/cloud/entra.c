@@ -741,3 +741,39 @@ void sg_entra_handle(sg_cloud *c, sg_http_req *req)
         return;
     }
 }
+
+/* ---- verification for the data plane (cloud.h) ---------------------------------------- */
+
+const char *sg_cloud_issuer(const sg_cloud *c)
+{
+    sg_entra *e = c ? (sg_entra *)c->entra : NULL;
+    if (!e || !c->cloud_url[0])
+        return NULL;
+    if (sg_snprintf(e->iss, sizeof e->iss, "%s/%s/", c->cloud_url, c->tenant_id) != 0)
+        return NULL;
+    return e->iss;
+}
+
+int sg_cloud_verify_token(sg_cloud *c, const char *token, size_t len, sg_jwt *out,
+                          sg_jwt_error *err)
+{
+    sg_entra *e = entra_of(c);
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!e || !out || !token || !e->kr.pub)
+        return SG_EINVAL;
+    sg_jwt_verify_opts vo = {.algs = SG_JWT_RS256};
+    int rc = sg_jwt_verify_rs(token, len, e->kr.pub, &vo, out, err);
+    if (rc != SG_OK)
+        return rc;
+    const char *want = sg_cloud_issuer(c);
+    const char *iss = json_string_value(json_object_get(out->payload, "iss"));
+    if (!want || !iss || strcmp(iss, want) != 0) {
+        if (err)
+            snprintf(err->reason, sizeof err->reason, "issuer '%.80s' is not this tenant's '%.80s'",
+                     iss ? iss : "(none)", want ? want : "(none)");
+        sg_jwt_clear(out);
+        return SG_EPERM;
+    }
+    return SG_OK;
+}
