@@ -82,7 +82,7 @@ static int url_origin(const char *url, char *out, size_t outlen)
 }
 
 typedef struct env_flags {
-    const char *kind;     /* "vm" | "functionapp" | "webapp" */
+    const char *kind; /* "vm" | "functionapp" | "webapp" */
     const char *name;
     const char *rg;
     const char *sub;
@@ -116,17 +116,18 @@ static int env_build(const sg_cli_ctx *ctx, const env_flags *f, env_set *e)
     if (rc != 0)
         goto done;
     if (!tenant) {
-        const char *t = json_string_value(json_object_get(json_object_get(res, "identity"),
-                                                          "tenantId"));
+        const char *t =
+            json_string_value(json_object_get(json_object_get(res, "identity"), "tenantId"));
         tenant = t;
     }
     const char *iep = member(res, "identityEndpoint");
     char origin[512];
     if (!iep || !*iep || url_origin(iep, origin, sizeof origin) != 0) {
-        rc = sg_cli_fail("NoIdentityEndpoint",
-                         "%s '%s' has no identity endpoint%s", vm ? "VM" : "app", f->name,
-                         vm ? "" : "; enable an identity first: sigrid functionapp identity "
-                                   "assign -g RG -n NAME");
+        rc = sg_cli_fail("NoIdentityEndpoint", "%s '%s' has no identity endpoint%s",
+                         vm ? "VM" : "app", f->name,
+                         vm ? ""
+                            : "; enable an identity first: sigrid functionapp identity "
+                              "assign -g RG -n NAME");
         goto done;
     }
     e->is_vm = vm;
@@ -182,13 +183,21 @@ static int parse_target(const sg_cli_ctx *ctx, sg_cli_flag *fl, env_flags *f)
 
 #define TARGET_FLAGS                                                                               \
     {.name = "--vm", .metavar = "NAME", .help = "run as this virtual machine (IMDS protocol)"},    \
-        {.name = "--functionapp", .metavar = "NAME",                                               \
-         .help = "run as this function app (App Service protocol)"},                              \
-        {.name = "--webapp", .metavar = "NAME", .help = "run as this web app (App Service protocol)"}, \
-        {.name = "--resource-group", .alias = "-g", .metavar = "RG", .def = "local",              \
+        {.name = "--functionapp",                                                                  \
+         .metavar = "NAME",                                                                        \
+         .help = "run as this function app (App Service protocol)"},                               \
+        {.name = "--webapp",                                                                       \
+         .metavar = "NAME",                                                                        \
+         .help = "run as this web app (App Service protocol)"},                                    \
+        {.name = "--resource-group",                                                               \
+         .alias = "-g",                                                                            \
+         .metavar = "RG",                                                                          \
+         .def = "local",                                                                           \
          .help = "resource group"},                                                                \
-        {.name = "--subscription", .alias = "-s", .metavar = "SUB",                               \
-         .help = "subscription id (default: the default subscription)"}
+    {                                                                                              \
+        .name = "--subscription", .alias = "-s", .metavar = "SUB",                                 \
+        .help = "subscription id (default: the default subscription)"                              \
+    }
 
 /* Single-quotes a value for sh when it has anything but safe characters. */
 static void print_export(const char *name, const char *v)
@@ -219,10 +228,11 @@ int sg_cli_env(int argc, char **argv, const sg_cli_ctx *ctx)
     env_flags f;
     memset(&e, 0, sizeof e);
     memset(&f, 0, sizeof f);
-    int rc = sg_cli_parse(ctx, argc, argv, fl,
-                          "Print `export` lines that make the Azure SDKs' ManagedIdentityCredential "
-                          "get tokens as this VM or app (use: eval \"$(sigrid env --vm NAME)\").",
-                          NULL);
+    int rc =
+        sg_cli_parse(ctx, argc, argv, fl,
+                     "Print `export` lines that make the Azure SDKs' ManagedIdentityCredential "
+                     "get tokens as this VM or app (use: eval \"$(sigrid env --vm NAME)\").",
+                     NULL);
     if (rc != SG_CLI_RUN)
         goto done;
     rc = parse_target(ctx, fl, &f);
@@ -244,8 +254,8 @@ done:
  * (its detection order: Service Fabric, App Service, Machine Learning, Cloud Shell, Arc,
  * IMDS). */
 static const char *const k_conflicting[] = {
-    "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT",
-    "MSI_SECRET", "IMDS_ENDPOINT", "AZURE_POD_IDENTITY_AUTHORITY_HOST", NULL,
+    "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT",        "MSI_ENDPOINT",
+    "MSI_SECRET",        "IMDS_ENDPOINT",   "AZURE_POD_IDENTITY_AUTHORITY_HOST", NULL,
 };
 
 int sg_cli_exec(int argc, char **argv, const sg_cli_ctx *ctx)

@@ -149,8 +149,8 @@ static X509 *make_ca(EVP_PKEY *key)
     if (X509_set_version(x, 2) != 1 || set_serial(x) != 0 ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
         !X509_gmtime_adj(X509_getm_notAfter(x), (long)CA_DAYS * 86400) ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"sigrid", -1,
-                                   -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"sigrid", -1, -1,
+                                   0) != 1 ||
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
                                    0) != 1 ||
         X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, key) != 1)
@@ -195,10 +195,10 @@ static X509 *make_server(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *
     if (X509_set_version(x, 2) != 1 || set_serial(x) != 0 ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
         !X509_gmtime_adj(X509_getm_notAfter(x), (long)SERVER_DAYS * 86400) ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"sigrid", -1,
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"sigrid", -1, -1,
+                                   0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
                                    -1, 0) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
-                                   -1, -1, 0) != 1 ||
         X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 || X509_set_pubkey(x, key) != 1)
         goto fail;
     if (add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
@@ -232,7 +232,8 @@ static int server_ok(X509 *srv, EVP_PKEY *srv_key, X509 *ca, EVP_PKEY *ca_key, c
         X509_check_host(srv, "localhost", 0, 0, NULL) != 1)
         return 0;
     if (!host_is_default(host)) {
-        int ok = is_ip(host) ? X509_check_ip_asc(srv, host, 0) : X509_check_host(srv, host, 0, 0, NULL);
+        int ok =
+            is_ip(host) ? X509_check_ip_asc(srv, host, 0) : X509_check_host(srv, host, 0, 0, NULL);
         if (ok != 1)
             return 0;
     }

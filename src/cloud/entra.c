@@ -173,10 +173,9 @@ int sg_entra_init(sg_cloud *c)
     e->c = c;
     e->mi_lifetime_s = SG_MI_TOKEN_LIFETIME_S;
     e->app_lifetime_s = SG_APP_TOKEN_LIFETIME_S;
-    int64_t maxlife =
-        e->mi_lifetime_s > e->app_lifetime_s ? e->mi_lifetime_s : e->app_lifetime_s;
-    int rc = sg_keyring_load(&e->kr, c->store, sg_unix_now(),
-                             (int64_t)SG_KEY_ROTATE_DAYS * 86400, maxlife);
+    int64_t maxlife = e->mi_lifetime_s > e->app_lifetime_s ? e->mi_lifetime_s : e->app_lifetime_s;
+    int rc = sg_keyring_load(&e->kr, c->store, sg_unix_now(), (int64_t)SG_KEY_ROTATE_DAYS * 86400,
+                             maxlife);
     if (rc != 0) {
         SG_LOGE("cloud", "event=signing_keys_unavailable err=%s", sg_strerror(rc));
         sg_free(e);
@@ -281,9 +280,9 @@ static void aad_error(rq *q, int status, const char *error, int code, const char
              "AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", code, msg,
              q->trace, cid, ts);
     snprintf(uri, sizeof uri, "%s/error?code=%d", q->c->cloud_url, code);
-    json_t *j = json_pack("{s:s,s:s,s:[i],s:s,s:s,s:s,s:s}", "error", error,
-                          "error_description", desc, "error_codes", code, "timestamp", ts,
-                          "trace_id", q->trace, "correlation_id", cid, "error_uri", uri);
+    json_t *j = json_pack("{s:s,s:s,s:[i],s:s,s:s,s:s,s:s}", "error", error, "error_description",
+                          desc, "error_codes", code, "timestamp", ts, "trace_id", q->trace,
+                          "correlation_id", cid, "error_uri", uri);
     SG_LOGI("cloud", "event=entra_error status=%d error=%s code=AADSTS%d", status, error, code);
     respond_j(q, status, j);
 }
@@ -316,14 +315,13 @@ static void discovery(rq *q, const char *tseg, int v2)
         "query", "fragment", "form_post", "subject_types_supported", "pairwise",
         "id_token_signing_alg_values_supported", "RS256", "response_types_supported", "code",
         "id_token", "code id_token", "id_token token", "token", "token id_token", "issuer", iss,
-        "request_uri_parameter_supported", 0, "userinfo_endpoint", ui,
-        "authorization_endpoint", auth, "device_authorization_endpoint", dev,
-        "http_logout_supported", 1, "frontchannel_logout_supported", 1, "end_session_endpoint",
-        logout, "claims_supported", "sub", "iss", "cloud_instance_name", "cloud_graph_host_name",
-        "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "kerberos_endpoint",
-        kerb, "tenant_region_scope", "cloud_instance_name", "sigrid.local",
-        "cloud_graph_host_name", "graph.windows.net", "msgraph_host", "graph.microsoft.com",
-        "rbac_url", "https://pas.windows.net");
+        "request_uri_parameter_supported", 0, "userinfo_endpoint", ui, "authorization_endpoint",
+        auth, "device_authorization_endpoint", dev, "http_logout_supported", 1,
+        "frontchannel_logout_supported", 1, "end_session_endpoint", logout, "claims_supported",
+        "sub", "iss", "cloud_instance_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp",
+        "iat", "auth_time", "acr", "nonce", "kerberos_endpoint", kerb, "tenant_region_scope",
+        "cloud_instance_name", "sigrid.local", "cloud_graph_host_name", "graph.windows.net",
+        "msgraph_host", "graph.microsoft.com", "rbac_url", "https://pas.windows.net");
     if (j && v2)
         json_object_set_new(j, "scopes_supported",
                             json_pack("[ssss]", "openid", "profile", "email", "offline_access"));
@@ -348,8 +346,7 @@ static void instance_discovery(rq *q)
     snprintf(host, sizeof host, "%s", h ? h + 3 : c->cloud_url);
     char *authz = sg_query_get(q->req->query, "authorization_endpoint");
     const char *tenant = c->tenant_id;
-    snprintf(tde, sizeof tde, "%s/%s/v2.0/.well-known/openid-configuration", c->cloud_url,
-             tenant);
+    snprintf(tde, sizeof tde, "%s/%s/v2.0/.well-known/openid-configuration", c->cloud_url, tenant);
     sg_free(authz);
     json_t *j = json_pack("{s:s,s:s,s:[{s:s,s:s,s:[s]}]}", "tenant_discovery_endpoint", tde,
                           "api-version", "1.1", "metadata", "preferred_network", host,
@@ -383,12 +380,9 @@ static int form_parse(sg_slice body, form *f)
     struct {
         const char *name;
         char **slot;
-    } keys[] = {{"grant_type", &f->grant_type},
-                {"client_id", &f->client_id},
-                {"client_secret", &f->client_secret},
-                {"scope", &f->scope},
-                {"resource", &f->resource},
-                {"client_assertion", &f->client_assertion}};
+    } keys[] = {{"grant_type", &f->grant_type},       {"client_id", &f->client_id},
+                {"client_secret", &f->client_secret}, {"scope", &f->scope},
+                {"resource", &f->resource},           {"client_assertion", &f->client_assertion}};
     while (sg_query_next(body, &pos, &k, &v)) {
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             if (!sg_slice_eq(k, keys[i].name) || *keys[i].slot)
@@ -424,8 +418,7 @@ static void basic_auth(const sg_http_req *req, form *f)
 
 /* v2: exactly one resource, "<resource>/.default" (openid/profile/offline_access ignored).
  * Writes the resource into out; returns 0, or the AADSTS code of the failure. */
-static int scope_to_resource(const char *scope, char *out, size_t outlen, char *bad,
-                             size_t badlen)
+static int scope_to_resource(const char *scope, char *out, size_t outlen, char *bad, size_t badlen)
 {
     int found = 0;
     const char *p = scope;
@@ -677,8 +670,8 @@ void sg_entra_handle(sg_cloud *c, sg_http_req *req)
     }
 
     /* the tenant segment */
-    int tenant_ok = seg_is(seg[0], c->tenant_id) || seg_is(seg[0], "common") ||
-                    seg_is(seg[0], "organizations");
+    int tenant_ok =
+        seg_is(seg[0], c->tenant_id) || seg_is(seg[0], "common") || seg_is(seg[0], "organizations");
     const char *tseg = seg_is(seg[0], c->tenant_id) ? c->tenant_id : tenant;
 
     enum { R_NONE, R_DISCO1, R_DISCO2, R_KEYS, R_TOKEN1, R_TOKEN2, R_INTERACTIVE } route = R_NONE;

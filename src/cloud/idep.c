@@ -136,8 +136,7 @@ static void respond_error(sg_http_req *req, idep_ep *ep, const sg_idep_out *out)
         return;
     }
     if (out->status == 405) {
-        sg_http_header h[2] = {{SG_SLICE_LIT("Allow"), SG_SLICE_LIT("GET")},
-                               k_imds_hdr[0]};
+        sg_http_header h[2] = {{SG_SLICE_LIT("Allow"), SG_SLICE_LIT("GET")}, k_imds_hdr[0]};
         sg_http_respond_ex(req, 405, "application/json; charset=utf-8", h,
                            ep->proto == SG_IDEP_IMDS ? 2 : 1, b->data, b->len);
         return;
@@ -184,8 +183,9 @@ static void ep_handle(sg_http_req *req, void *ud)
         ep->proto == SG_IDEP_APPSVC ? sg_http_req_header(req, "X-IDENTITY-HEADER") : NULL;
     sg_idep_evaluate(ep->proto, &ep->set, ep->secret, &in, &out);
     if (out.status != 200) {
-        SG_LOGD("cloud", "event=identity_request_refused resource_id=%s port=%d status=%d "
-                         "reason=\"%s\"",
+        SG_LOGD("cloud",
+                "event=identity_request_refused resource_id=%s port=%d status=%d "
+                "reason=\"%s\"",
                 ep->id, ep->port, out.status, out.message);
         respond_error(req, ep, &out);
         return;
@@ -218,8 +218,8 @@ static void ep_handle(sg_http_req *req, void *ud)
         };
         sg_entra *en = c->entra;
         int64_t life = en ? en->mi_lifetime_s : SG_MI_TOKEN_LIFETIME_S;
-        e->token = e->resource ? sg__entra_mint(c, &subj, out.resource, life, &e->nbf, &e->exp)
-                               : NULL;
+        e->token =
+            e->resource ? sg__entra_mint(c, &subj, out.resource, life, &e->nbf, &e->exp) : NULL;
         if (!e->token) {
             cache_free_ent(e);
             goto oom;
@@ -245,7 +245,7 @@ static void ep_handle(sg_http_req *req, void *ud)
         goto oom;
     respond_buf(req, ep, 200, b);
     return;
-oom: {
+oom : {
     sg_idep_out err = out;
     err.status = 500;
     err.error = "server_error";
@@ -305,8 +305,9 @@ static int ep_start(sg_idep *d, idep_ep *ep)
         ep->srv = NULL;
         return rc;
     }
-    SG_LOGI("cloud", "event=identity_endpoint_started resource_id=%s port=%d protocol=%s "
-                     "identities=%zu",
+    SG_LOGI("cloud",
+            "event=identity_endpoint_started resource_id=%s port=%d protocol=%s "
+            "identities=%zu",
             ep->id, ep->port, ep->proto == SG_IDEP_IMDS ? "imds" : "appservice", ep->set.n);
     return SG_OK;
 }

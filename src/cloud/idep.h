@@ -74,8 +74,7 @@ int sg_idep_error_body(sg_idep_proto proto, const sg_idep_out *out, sg_buf *b);
  * expires_on, ext_expires_in, not_before, resource, token_type; App Service: access_token,
  * client_id, expires_on, not_before, resource, token_type. Appends to b. */
 int sg_idep_token_body(sg_idep_proto proto, const char *access_token, const char *client_id,
-                       const char *resource, int64_t now, int64_t nbf, int64_t exp,
-                       sg_buf *b);
+                       const char *resource, int64_t now, int64_t nbf, int64_t exp, sg_buf *b);
 
 /* JSON string escaping (quotes not included). */
 int sg_idep_json_escape(sg_buf *b, const char *s, size_t n);

@@ -53,11 +53,11 @@ static int decode_into(sg_slice v, char *out, size_t cap)
                 return -1;
             int hi = -1, lo = -1;
             char a = v.p[i + 1], b = v.p[i + 2];
-            hi = (a >= '0' && a <= '9') ? a - '0'
+            hi = (a >= '0' && a <= '9')   ? a - '0'
                  : (a >= 'a' && a <= 'f') ? a - 'a' + 10
                  : (a >= 'A' && a <= 'F') ? a - 'A' + 10
                                           : -1;
-            lo = (b >= '0' && b <= '9') ? b - '0'
+            lo = (b >= '0' && b <= '9')   ? b - '0'
                  : (b >= 'a' && b <= 'f') ? b - 'a' + 10
                  : (b >= 'A' && b <= 'F') ? b - 'A' + 10
                                           : -1;
@@ -224,7 +224,8 @@ void sg_idep_evaluate(sg_idep_proto proto, const sg_idep_idset *set, const char 
     }
 
     /* 4. which identity */
-    const char *not_found = imds ? "Identity not found" : "Unable to load the proper Managed Identity.";
+    const char *not_found =
+        imds ? "Identity not found" : "Unable to load the proper Managed Identity.";
     int pick = -1;
     if (sel == SEL_NONE) {
         if (set->n > 0 && set->ids[0].system)
@@ -238,8 +239,7 @@ void sg_idep_evaluate(sg_idep_proto proto, const sg_idep_idset *set, const char 
                 pick = (int)i;
             else if (sel == SEL_OBJECT && strcasecmp(id->oid, out->sel_value) == 0)
                 pick = (int)i;
-            else if (sel == SEL_RESID && !id->system &&
-                     strcasecmp(id->mirid, out->sel_value) == 0)
+            else if (sel == SEL_RESID && !id->system && strcasecmp(id->mirid, out->sel_value) == 0)
                 pick = (int)i;
         }
     }

@@ -18,13 +18,14 @@
 #include <stdint.h>
 
 #define SG_TOK_MAX_KEYS 8
-#define SG_TOK_SKEW_S 300 /* iat/nbf are backdated this much; retired keys live this much longer */
+#define SG_TOK_SKEW_S 300 /* iat/nbf are backdated this much; retired keys live this much longer   \
+                           */
 
 /* ---- claims ---------------------------------------------------------------------------- */
 
 typedef struct sg_tok_claims {
-    const char *aud;        /* resource as requested, e.g. "https://signalr.azure.com" */
-    const char *iss;        /* "{cloud}/{tid}/" */
+    const char *aud; /* resource as requested, e.g. "https://signalr.azure.com" */
+    const char *iss; /* "{cloud}/{tid}/" */
     const char *tid;
     const char *oid;        /* object id; sub = oid */
     const char *appid;      /* client id */
@@ -51,8 +52,8 @@ typedef struct sg_tok_keymeta {
 } sg_tok_keymeta;
 
 typedef struct sg_tok_plan {
-    int need_new;          /* generate a key and make it the active one */
-    int active;            /* index of the key that signs now (-1 when need_new) */
+    int need_new;                /* generate a key and make it the active one */
+    int active;                  /* index of the key that signs now (-1 when need_new) */
     int retire[SG_TOK_MAX_KEYS]; /* 1 = set not_after = now, expires = now + lifetime + skew */
     int drop[SG_TOK_MAX_KEYS];   /* 1 = delete (its tokens have all expired) */
 } sg_tok_plan;
@@ -75,8 +76,8 @@ typedef struct sg_tok_key {
 typedef struct sg_keyring {
     sg_tok_key keys[SG_TOK_MAX_KEYS];
     size_t n;
-    int active;   /* index of the signing key */
-    char *jwks;   /* {"keys":[...]} for every key in the ring */
+    int active; /* index of the signing key */
+    char *jwks; /* {"keys":[...]} for every key in the ring */
     size_t jwks_len;
     sg_jwks *pub; /* the same keys, for verification */
     int64_t max_lifetime_s;

@@ -27,7 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!init) {
         sg_compute_rec r;
         memset(&r, 0, sizeof r);
-        memcpy(r.id, "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/v", 79);
+        memcpy(r.id,
+               "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/v",
+               79);
         memcpy(r.system_principal_id, "00000000-0000-0000-0000-000000000001", 36);
         memcpy(r.system_client_id, "00000000-0000-0000-0000-000000000002", 36);
         r.n_uami = 2;

@@ -8,33 +8,44 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #define VM_ID "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
-#define U1_ID "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u1"
-#define U2_ID "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u2"
+#define U1_ID                                                                                      \
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/"                     \
+    "userAssignedIdentities/u1"
+#define U2_ID                                                                                      \
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/"                     \
+    "userAssignedIdentities/u2"
 
 static void make_set(sg_idep_idset *set, int system, int nuami)
 {
     sg_compute_rec r;
     memset(&r, 0, sizeof r);
-    strcpy(r.id, VM_ID);
+    snprintf(r.id, sizeof r.id, "%s", VM_ID);
     r.kind = SG_KIND_VM;
     if (system) {
-        strcpy(r.system_principal_id, "00000000-0000-0000-0000-0000000000a1");
-        strcpy(r.system_client_id, "00000000-0000-0000-0000-0000000000c1");
+        snprintf(r.system_principal_id, sizeof r.system_principal_id, "%s",
+                 "00000000-0000-0000-0000-0000000000a1");
+        snprintf(r.system_client_id, sizeof r.system_client_id, "%s",
+                 "00000000-0000-0000-0000-0000000000c1");
     }
     if (nuami >= 1) {
-        strcpy(r.uami[0].id, U1_ID);
-        strcpy(r.uami[0].principal_id, "11111111-0000-0000-0000-0000000000a1");
-        strcpy(r.uami[0].client_id, "11111111-0000-0000-0000-0000000000c1");
+        snprintf(r.uami[0].id, sizeof r.uami[0].id, "%s", U1_ID);
+        snprintf(r.uami[0].principal_id, sizeof r.uami[0].principal_id, "%s",
+                 "11111111-0000-0000-0000-0000000000a1");
+        snprintf(r.uami[0].client_id, sizeof r.uami[0].client_id, "%s",
+                 "11111111-0000-0000-0000-0000000000c1");
     }
     if (nuami >= 2) {
-        strcpy(r.uami[1].id, U2_ID);
-        strcpy(r.uami[1].principal_id, "22222222-0000-0000-0000-0000000000a1");
-        strcpy(r.uami[1].client_id, "22222222-0000-0000-0000-0000000000c1");
+        snprintf(r.uami[1].id, sizeof r.uami[1].id, "%s", U2_ID);
+        snprintf(r.uami[1].principal_id, sizeof r.uami[1].principal_id, "%s",
+                 "22222222-0000-0000-0000-0000000000a1");
+        snprintf(r.uami[1].client_id, sizeof r.uami[1].client_id, "%s",
+                 "22222222-0000-0000-0000-0000000000c1");
     }
     r.n_uami = (size_t)nuami;
     sg_idep_idset_from_compute(set, &r);
@@ -179,8 +190,7 @@ static void test_imds_selection(void **st)
     assert_int_equal(out.status, 400);
 }
 
-static void appsvc(const sg_idep_idset *set, const char *query, const char *hdr,
-                   sg_idep_out *out)
+static void appsvc(const sg_idep_idset *set, const char *query, const char *hdr, sg_idep_out *out)
 {
     sg_idep_in in;
     memset(&in, 0, sizeof in);
@@ -241,12 +251,12 @@ static void test_bodies(void **st)
     (void)st;
     sg_buf b;
     sg_buf_init(&b, 0);
-    assert_int_equal(sg_idep_token_body(SG_IDEP_IMDS, "eyJ.x.y", "cid", "https://a\"b", 1000, 700,
-                                        87400, &b),
-                     0);
+    assert_int_equal(
+        sg_idep_token_body(SG_IDEP_IMDS, "eyJ.x.y", "cid", "https://a\"b", 1000, 700, 87400, &b),
+        0);
     json_t *j = json_loads(b.data, 0, NULL);
     assert_non_null(j);
-    const char *keys[] = {"access_token", "client_id",  "expires_in", "expires_on",
+    const char *keys[] = {"access_token",   "client_id",  "expires_in", "expires_on",
                           "ext_expires_in", "not_before", "resource",   "token_type"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_true(json_is_string(json_object_get(j, keys[i])));

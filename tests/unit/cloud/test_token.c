@@ -20,7 +20,9 @@
 #define TID "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb"
 #define OID "99999999-8888-7777-6666-555555555555"
 #define APPID "11111111-2222-3333-4444-555555555555"
-#define MIRID "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+#define MIRID                                                                                      \
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/"                      \
+    "userAssignedIdentities/id1"
 
 static void test_claims(void **st)
 {
@@ -162,8 +164,14 @@ static void test_sign_verify(void **st)
     assert_int_equal(sg_tok_key_from_pem(&again, pem, NULL), 0);
     assert_string_equal(again.kid, kr.keys[0].kid);
     sg_tok_key_clear(&again);
-    sg_tok_claims c = {.aud = "https://signalr.azure.com", .iss = "https://x/" TID "/",
-                       .tid = TID, .oid = OID, .appid = APPID, .iat = 1, .nbf = 1, .exp = 2};
+    sg_tok_claims c = {.aud = "https://signalr.azure.com",
+                       .iss = "https://x/" TID "/",
+                       .tid = TID,
+                       .oid = OID,
+                       .appid = APPID,
+                       .iat = 1,
+                       .nbf = 1,
+                       .exp = 2};
     char *jwt = sg_keyring_sign(&kr, &c);
     assert_non_null(jwt);
     /* header carries kid and alg */
@@ -227,12 +235,18 @@ static void test_keyring_rotation(void **st)
     assert_int_equal(kr.n, 1);
     assert_int_equal(kr.active, 0);
     char k1[64];
-    strcpy(k1, kr.keys[0].kid);
+    snprintf(k1, sizeof k1, "%s", kr.keys[0].kid);
     char kids[8][64];
     assert_int_equal(jwks_kids(&kr, kids, 8), 1);
     assert_string_equal(kids[0], k1);
-    sg_tok_claims c = {.aud = "https://signalr.azure.com", .iss = "i", .tid = TID, .oid = OID,
-                       .appid = APPID, .iat = now, .nbf = now, .exp = now + life};
+    sg_tok_claims c = {.aud = "https://signalr.azure.com",
+                       .iss = "i",
+                       .tid = TID,
+                       .oid = OID,
+                       .appid = APPID,
+                       .iat = now,
+                       .nbf = now,
+                       .exp = now + life};
     char *old_token = sg_keyring_sign(&kr, &c);
     assert_non_null(old_token);
     sg_keyring_free(&kr);
@@ -249,7 +263,7 @@ static void test_keyring_rotation(void **st)
     assert_int_equal(sg_keyring_load(&kr, store, now, rot, life), 0);
     assert_int_equal(kr.n, 2);
     char k2[64];
-    strcpy(k2, kr.keys[kr.active].kid);
+    snprintf(k2, sizeof k2, "%s", kr.keys[kr.active].kid);
     assert_string_not_equal(k1, k2);
     assert_int_equal(jwks_kids(&kr, kids, 8), 2);
     assert_string_equal(kids[0], k2);
@@ -276,7 +290,7 @@ static void test_keyring_rotation(void **st)
     assert_int_equal(sg_keyring_maintain(&kr, store, now + 2 * day, 1), 0);
     assert_int_equal(kr.n, 2);
     char k3[64];
-    strcpy(k3, kr.keys[kr.active].kid);
+    snprintf(k3, sizeof k3, "%s", kr.keys[kr.active].kid);
     assert_string_not_equal(k3, k2);
     sg_keyring_free(&kr);
     assert_int_equal(sg_keyring_load(&kr, store, now + 2 * day + 10, rot, life), 0);

@@ -26,7 +26,7 @@ typedef struct fixture {
 
 static int setup(void **st)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f = SG_NEW(fixture);
     snprintf(f->dir, sizeof f->dir, "/tmp/sg_entra_XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     char path[128], err[256];
@@ -49,7 +49,7 @@ static int teardown(void **st)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
     assert_int_equal(system(cmd), 0);
-    free(f);
+    sg_free(f);
     return 0;
 }
 
@@ -58,10 +58,12 @@ static void test_mint_and_verify(void **st)
     fixture *f = *st;
     sg_cloud *c = &f->c;
     assert_string_equal(sg_cloud_issuer(c), "https://127.0.0.1:8443/" TID "/");
-    sg_tok_subject who = {.oid = "99999999-8888-7777-6666-555555555555",
-                          .appid = "11111111-2222-3333-4444-555555555555",
-                          .mirid = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
-                          .appidacr = "2"};
+    sg_tok_subject who = {
+        .oid = "99999999-8888-7777-6666-555555555555",
+        .appid = "11111111-2222-3333-4444-555555555555",
+        .mirid =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+        .appidacr = "2"};
     int64_t iat = 0, exp = 0;
     char *tok = sg__entra_mint(c, &who, "https://signalr.azure.com", 86400, &iat, &exp);
     assert_non_null(tok);
