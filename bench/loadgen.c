@@ -252,11 +252,8 @@ static int proc_pids(int *out, int max)
 }
 
 /* Seconds of CPU used by the server processes (user + system), -1 if unknown. */
-static double proc_cpu_s(void)
+static double pids_cpu_s(const int *pids, int n)
 {
-    int pids[64], n = proc_pids(pids, 64);
-    if (n == 0)
-        return -1;
     double total = 0;
     long tck = sysconf(_SC_CLK_TCK);
     for (int i = 0; i < n; i++) {
@@ -277,6 +274,12 @@ static double proc_cpu_s(void)
             total += (double)(ut + st) / (double)tck;
     }
     return total;
+}
+
+static double proc_cpu_s(void)
+{
+    int pids[64], n = proc_pids(pids, 64);
+    return n == 0 ? -1 : pids_cpu_s(pids, n);
 }
 
 /* Resident set of the server processes in KiB, -1 if unknown. */
@@ -1593,6 +1596,7 @@ static int conns_main(void)
     long prev = 0;
     for (int s = 0; s < G.o.nsteps; s++) {
         long step = G.o.steps[s];
+        double t0 = (double)now_ns() / 1e9, m0 = machine_busy_s(), s0 = proc_cpu_s(), l0 = pids_cpu_s(pids, P);
         for (int i = 0; i < P; i++) {
             /* child i's cumulative share of this step */
             uint32_t v = (uint32_t)share(step, i, P);
@@ -1616,6 +1620,9 @@ static int conns_main(void)
                 agg.t_last = r.t_last;
             lg_hist_merge(&agg.hist, &r.hist);
         }
+        double wall = (double)now_ns() / 1e9 - t0;
+        double scpu = s0 >= 0 ? proc_cpu_s() - s0 : -1, lcpu = pids_cpu_s(pids, P) - l0;
+        double other = scpu >= 0 && wall > 0 ? (machine_busy_s() - m0 - scpu - lcpu) / wall : -1;
         if (G.o.settle > 0)
             usleep((useconds_t)(G.o.settle * 1e6));
         long rss = proc_rss_kb();
@@ -1632,6 +1639,8 @@ static int conns_main(void)
                        (unsigned long long)lg_hist_quantile(&agg.hist, 0.99), rss0, rss);
         if (rss0 > 0 && rss > 0 && step > 0)
             sg_buf_appendf(&b, ",\"rss_per_conn_bytes\":%.0f", (double)(rss - rss0) * 1024.0 / (double)step);
+        sg_buf_appendf(&b, ",\"server_cpu\":%.3f,\"loadgen_cpu\":%.3f,\"other_cpu\":%.3f", wall > 0 && scpu >= 0 ? scpu / wall : -1,
+                       wall > 0 ? lcpu / wall : 0, other);
         sg_buf_appendf(&b, ",\"ok\":%s}\n", ok && agg.failed == 0 && agg.opened == step - prev ? "true" : "false");
         fwrite(b.data, 1, b.len, stdout);
         fflush(stdout);
