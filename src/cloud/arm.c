@@ -1045,12 +1045,36 @@ static void route_roleassignments(arm_ctx *a, const char *scope, size_t idx)
     sg_snprintf(r.role_definition_id, sizeof r.role_definition_id, "%s", x.id);
     r.created = now_s();
     r.effective_at = r.created + c->propagation_delay_s;
-    /* canonical casing of the scope: the stored resource id when it is a resource */
+    /* canonical casing of the scope, from the stored names */
     {
+        char mg[SG_STORE_NAME_MAX], sub[SG_STORE_GUID_MAX], rg[SG_STORE_NAME_MAX];
         sg_resource_rec res;
-        if (sg_rbac_scope_parse(scope, NULL, NULL, NULL) == SG_SCOPE_RESOURCE &&
-            sg_store_resource_get(c->store, scope, &res) == SG_OK)
-            sg_snprintf(r.scope, sizeof r.scope, "%s", res.id);
+        sg_rgroup_rec g;
+        sg_subscription_rec s;
+        sg_mgroup_rec m;
+        switch (sg_rbac_scope_parse(scope, mg, sub, rg)) {
+        case SG_SCOPE_RESOURCE:
+            if (sg_store_resource_get(c->store, scope, &res) == SG_OK)
+                sg_snprintf(r.scope, sizeof r.scope, "%s", res.id);
+            break;
+        case SG_SCOPE_RGROUP:
+            if (sg_store_rgroup_get(c->store, sub, rg, &g) == SG_OK)
+                sg_snprintf(r.scope, sizeof r.scope, "/subscriptions/%s/resourceGroups/%s",
+                            g.subscription_id, g.name);
+            break;
+        case SG_SCOPE_SUBSCRIPTION:
+            if (sg_store_subscription_get(c->store, sub, &s) == SG_OK)
+                sg_snprintf(r.scope, sizeof r.scope, "/subscriptions/%s", s.id);
+            break;
+        case SG_SCOPE_MGROUP:
+            if (sg_store_mgroup_get(c->store, mg, &m) == SG_OK)
+                sg_snprintf(r.scope, sizeof r.scope,
+                            "/providers/Microsoft.Management/managementGroups/%s", m.name);
+            break;
+        default:
+            sg_snprintf(r.scope, sizeof r.scope, "/");
+            break;
+        }
     }
     rc = sg_store_roleassign_add(c->store, &r);
     if (rc == SG_EEXIST) {
