@@ -20,7 +20,9 @@ else
 	cmake --build $(1) -j$(JOBS) >$(1)/build.log 2>&1 || { \
 	  grep -E -A5 "error|Error|undefined reference" $(1)/build.log | head -n 80; \
 	  echo "build failed: see $(1)/build.log"; exit 1; }; \
-	grep -E "warning:" $(1)/build.log | sort -u | head -n 20 || true
+	w=$$(grep -cE "warning:" $(1)/build.log); if [ "$$w" -gt 0 ]; then \
+	  grep -E "warning:" $(1)/build.log | sort -u | head -n 5; \
+	  echo "build: $$w compiler warning line(s), see $(1)/build.log"; fi
 endif
 
 build: deps
