@@ -138,6 +138,22 @@ describe('Entra ID authority', () => {
     }
   });
 
+  test('signing key and app secrets survive a restart', async () => {
+    const r = await runClient(s, 'secret', {
+      tenantId: s.tenantId, clientId: app.appId, clientSecret: app.password, authorityHost: s.cloudUrl,
+    });
+    assert.ok(r.token, r.error);
+    const kid = JSON.parse(Buffer.from(r.token.split('.')[0], 'base64url')).kid;
+    s = await s.restart();
+    const keys = await s.request(`${s.cloudUrl}/${s.tenantId}/discovery/v2.0/keys`);
+    assert.ok(keys.json.keys.some((k) => k.kid === kid));
+    await verifyToken(s, r.token); // issued before the restart
+    const again = await runClient(s, 'secret', {
+      tenantId: s.tenantId, clientId: app.appId, clientSecret: app.password, authorityHost: s.cloudUrl,
+    });
+    assert.ok(again.token, again.error);
+  });
+
   test('sigrid stops cleanly (exit 0: no sanitizer report)', async () => {
     const code = await s.stop();
     assert.equal(code, 0, s.stderr.split('\n').filter((l) => !l.startsWith('ts=')).join('\n').slice(-4000));

@@ -81,6 +81,13 @@ describe('managed identity: VMs (IMDS)', () => {
     assert.equal(p2.oid, ids.u2.principalId);
   });
 
+  test('DefaultAzureCredential (no app credentials in the environment) uses the VM identity', async () => {
+    const r = await runAs(s, 'vm', 'vm1', 'dac', {});
+    assert.ok(r.token, r.error);
+    const { payload: p } = await verifyToken(s, r.token);
+    assert.equal(p.oid, vms.vm1.identity.principalId);
+  });
+
   test('another scope becomes another audience', async () => {
     const r = await runAs(s, 'vm', 'vm1', 'mi', {}, { scope: 'https://management.azure.com/.default' });
     assert.ok(r.token, r.error);
@@ -164,6 +171,17 @@ describe('managed identity: VMs (IMDS)', () => {
     // the rest of vm1 keeps working
     const sys = await runAs(s, 'vm', 'vm1', 'mi', {});
     assert.ok(sys.token, sys.error);
+  });
+
+  test('after a restart the VM answers on the same port, as the same identity', async () => {
+    const before1 = parseExports(String(await s.cli(['env', '--vm', 'vm2'])));
+    s = await s.restart();
+    const after1 = parseExports(String(await s.cli(['env', '--vm', 'vm2'])));
+    assert.equal(after1.AZURE_POD_IDENTITY_AUTHORITY_HOST, before1.AZURE_POD_IDENTITY_AUTHORITY_HOST);
+    const r = await runAs(s, 'vm', 'vm2', 'mi', {});
+    assert.ok(r.token, r.error);
+    const { payload: p } = await verifyToken(s, r.token);
+    assert.equal(p.oid, vms.vm2.identity.principalId);
   });
 
   test('sigrid stops cleanly (exit 0: no sanitizer report)', async () => {
