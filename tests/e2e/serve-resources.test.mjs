@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import * as jose from 'jose';
 import { freePort, runSigrid, sleep, startSigrid } from './lib/sigrid.mjs';
 
 function tcpConnects(url) {
@@ -25,6 +26,17 @@ async function waitFor(fn, ms = 10000) {
     if (Date.now() > deadline) return v;
     await sleep(50);
   }
+}
+
+async function negotiate(s, url, key) {
+  const hubUrl = `${url}/client/?hub=chat`;
+  const token = await new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' })
+    .setAudience(hubUrl).setIssuedAt().setExpirationTime('5m')
+    .sign(new TextEncoder().encode(key));
+  const r = await s.request(`${url}/client/negotiate?hub=chat&negotiateVersion=1`, {
+    method: 'POST', headers: { Authorization: `Bearer ${token}` },
+  });
+  return r.status;
 }
 
 const readEp = (s) => JSON.parse(fs.readFileSync(path.join(s.dataDir, 'endpoints.json'), 'utf8'));
@@ -69,5 +81,22 @@ describe('SignalR resources created at run time', () => {
     assert.ok(gone, 'r2 removed from endpoints.json');
     assert.ok(await waitFor(async () => !(await tcpConnects(url))), 'port closed');
     assert.ok(readEp(s).signalr.some((x) => x.name === 'default'), 'default still there');
+  });
+
+  test('key renew and local-auth changes reach the running data plane', async (t) => {
+    if (!wired) return t.skip('signalr group not wired yet');
+    const keys = await s.cli(['signalr', 'key', 'list', '-g', 'local', '-n', 'default']);
+    assert.equal(await negotiate(s, s.signalrUrl, keys.primaryKey), 200);
+    const renewed = await s.cli(['signalr', 'key', 'renew', '-g', 'local', '-n', 'default', '--key-type', 'primary']);
+    assert.notEqual(renewed.primaryKey, keys.primaryKey);
+    assert.equal(await waitFor(async () => (await negotiate(s, s.signalrUrl, keys.primaryKey)) === 401), true,
+      'old primary key refused');
+    assert.equal(await negotiate(s, s.signalrUrl, renewed.primaryKey), 200, 'new primary key accepted');
+    assert.equal(await negotiate(s, s.signalrUrl, keys.secondaryKey), 200, 'secondary key untouched');
+    await s.cli(['signalr', 'update', '-g', 'local', '-n', 'default', '--disable-local-auth', 'true']);
+    assert.equal(await waitFor(async () => (await negotiate(s, s.signalrUrl, renewed.primaryKey)) !== 200), true,
+      'access keys refused with local auth disabled');
+    await s.cli(['signalr', 'update', '-g', 'local', '-n', 'default', '--disable-local-auth', 'false']);
+    assert.equal(await waitFor(async () => (await negotiate(s, s.signalrUrl, renewed.primaryKey)) === 200), true);
   });
 });
