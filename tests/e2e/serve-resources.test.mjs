@@ -100,3 +100,22 @@ describe('SignalR resources created at run time', () => {
     assert.equal(await waitFor(async () => (await negotiate(s, s.signalrUrl, renewed.primaryKey)) === 200), true);
   });
 });
+
+describe('serve --propagation-delay', () => {
+  test('new role assignments take effect that much later', async (t) => {
+    if ((await runSigrid(['role', '--help'])).code !== 0) return t.skip('role group not wired yet');
+    const s = await startSigrid({ extraArgs: ['--propagation-delay', '120'] });
+    try {
+      const sp = await s.cli(['ad', 'sp', 'create-for-rbac', '-n', 'delayed-app']);
+      const ra = await s.cli(['role', 'assignment', 'create', '--assignee', sp.appId,
+        '--role', 'SignalR REST API Reader', '--scope', s.signalrId]);
+      const created = Date.parse(ra.createdOn);
+      const effective = Date.parse(ra.effectiveOn);
+      assert.ok(Number.isFinite(created) && Number.isFinite(effective), JSON.stringify(ra));
+      assert.ok(effective - created >= 119000 && effective - created <= 121000,
+        `effectiveOn - createdOn = ${effective - created} ms`);
+    } finally {
+      assert.equal(await s.stop(), 0, s.stderr.slice(-2000));
+    }
+  });
+});
