@@ -19,9 +19,6 @@
 
 static const sg_cli_verb groups[] = {
     {"serve", sg_cli_serve, "Run the local cloud: Entra ID, ARM, RBAC, identities, SignalR."},
-    {"rest", sg_cli_rest, "Invoke the management API directly (like az rest)."},
-    {"env", sg_cli_env, "Print the environment that makes code run as a VM or app (managed identity)."},
-    {"exec", sg_cli_exec, "Run a command as a VM or app (its managed identity endpoint in the environment)."},
     {"account", sg_cli_account, "Subscriptions and management groups of the local tenant."},
     {"group", sg_cli_group, "Manage resource groups."},
     {"vm", sg_cli_vm, "Manage virtual machines (each with an IMDS identity endpoint)."},
@@ -30,7 +27,10 @@ static const sg_cli_verb groups[] = {
     {"ad", sg_cli_ad, "Manage service principals (Entra ID)."},
     {"signalr", sg_cli_signalr, "Manage SignalR resources and their access keys."},
     {"role", sg_cli_role, "Manage role definitions and role assignments (RBAC)."},
-    /* one row per group, added by its owner: {"vm", sg_cli_vm, "Manage virtual machines."}, */
+    {"env", sg_cli_env, "Print the environment that makes code run as a VM or app (managed identity)."},
+    {"exec", sg_cli_exec, "Run a command as a VM or app (its managed identity endpoint in the environment)."},
+    {"rest", sg_cli_rest, "Invoke the management API directly (like az rest)."},
+    /* one row per group, added by its owner, in the order `sigrid --help` lists them */
     {0},
 };
 
