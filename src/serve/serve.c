@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -557,6 +558,27 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 
 /* ---- run --------------------------------------------------------------------------- */
 
+/* Every client is a file descriptor: lift the soft RLIMIT_NOFILE to the hard limit. */
+static void raise_nofile(const sg_serve *sv)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = before;
+    }
+    size_t need = sv->o.max_connections + 256;
+    if (rl.rlim_cur != RLIM_INFINITY && (size_t)rl.rlim_cur < need)
+        SG_LOGW(MOD, "event=nofile_low limit=%llu max_connections=%zu hint=\"raise ulimit -n or "
+                     "lower --max-connections\"",
+                (unsigned long long)rl.rlim_cur, sv->o.max_connections);
+    else
+        SG_LOGD(MOD, "event=nofile limit=%llu", (unsigned long long)rl.rlim_cur);
+}
+
 static void pick_url_host(sg_serve *sv)
 {
     const char *h = sv->o.host;
@@ -597,6 +619,7 @@ int sg_serve_run(const sg_serve_opts *opts, char *err_code, size_t code_len, cha
     }
     sg_log_set_level(lvl);
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile(sv);
 
     rc = mkdir_p(sv->o.data_dir, 0700);
     if (rc != SG_OK) {
