@@ -241,6 +241,12 @@ describe('serve start-up and shutdown edges', () => {
     const s = await startSigrid({ cloudHttp: true });
     const tid = s.tenantId;
     await s.kill9();
+    // endpoints.json is left behind by a crash: the CLI still says clearly that nothing runs
+    const dead = await s.cliRaw(['rest', '--url', '/subscriptions']);
+    assert.equal(dead.code, 1);
+    const e = JSON.parse(dead.stderr).error;
+    assert.equal(e.code, 'NotRunning');
+    assert.match(e.message, /sigrid serve/);
     const s2 = await startSigrid({ cloudHttp: true, dataDir: s.dataDir, ports: s.ports });
     assert.equal(s2.tenantId, tid);
     assert.equal(s2.endpoints.pid, s2.pid);
