@@ -6,8 +6,9 @@
  * Both read the resource from the running server's management API (its `identityEndpoint`,
  * and for apps its identity header) and endpoints.json (cloud URL, tenant, CA file). A VM gets
  * AZURE_POD_IDENTITY_AUTHORITY_HOST (IMDS protocol), an app IDENTITY_ENDPOINT +
- * IDENTITY_HEADER (App Service protocol); both get AZURE_AUTHORITY_HOST, AZURE_TENANT_ID,
- * SSL_CERT_FILE and NODE_EXTRA_CA_CERTS. `exec` also removes the variables that would make
+ * IDENTITY_HEADER (App Service protocol); both get AZURE_AUTHORITY_HOST (only when the cloud
+ * listener is https: the SDKs reject http authorities), AZURE_TENANT_ID, SSL_CERT_FILE and
+ * NODE_EXTRA_CA_CERTS (only when there is a CA). `exec` also removes the variables that would make
  * the SDKs pick another managed-identity source (MSAL's detection order), then execvp()s. */
 #include "cli/cli_common.h"
 
@@ -145,8 +146,13 @@ static int env_build(const sg_cli_ctx *ctx, const env_flags *f, env_set *e)
         if (rc == 0)
             rc = env_add(e, "IDENTITY_HEADER", hdr);
     }
-    if (rc == 0)
+    /* The SDKs refuse an http authority, even ManagedIdentityCredential (its constructor
+     * validates AZURE_AUTHORITY_HOST): with --cloud-http, leave it unset. */
+    if (rc == 0 && strncasecmp(cloud, "https://", 8) == 0)
         rc = env_add(e, "AZURE_AUTHORITY_HOST", cloud);
+    else if (rc == 0)
+        fprintf(stderr, "# AZURE_AUTHORITY_HOST not set: the cloud listener is plain http "
+                        "(--cloud-http) and the Azure SDKs accept only https authorities\n");
     if (rc == 0 && tenant)
         rc = env_add(e, "AZURE_TENANT_ID", tenant);
     if (rc == 0 && ca && *ca) {

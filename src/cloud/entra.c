@@ -344,10 +344,8 @@ static void instance_discovery(rq *q)
     char host[256], tde[400];
     const char *h = strstr(c->cloud_url, "://");
     snprintf(host, sizeof host, "%s", h ? h + 3 : c->cloud_url);
-    char *authz = sg_query_get(q->req->query, "authorization_endpoint");
-    const char *tenant = c->tenant_id;
-    snprintf(tde, sizeof tde, "%s/%s/v2.0/.well-known/openid-configuration", c->cloud_url, tenant);
-    sg_free(authz);
+    snprintf(tde, sizeof tde, "%s/%s/v2.0/.well-known/openid-configuration", c->cloud_url,
+             c->tenant_id);
     json_t *j = json_pack("{s:s,s:s,s:[{s:s,s:s,s:[s]}]}", "tenant_discovery_endpoint", tde,
                           "api-version", "1.1", "metadata", "preferred_network", host,
                           "preferred_cache", host, "aliases", host);

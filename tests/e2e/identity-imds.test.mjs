@@ -189,3 +189,24 @@ describe('managed identity: VMs (IMDS)', () => {
     assert.equal(code, 0, s.stderr.split('\n').filter((l) => !l.startsWith('ts=')).join('\n').slice(-4000));
   });
 });
+
+describe('managed identity with --cloud-http', () => {
+  let s;
+  before(async () => { s = await startSigrid({ cloudHttp: true }); });
+  after(async () => { if (s) await s.stop(); });
+
+  test('no http authority is exported (the SDKs reject it); MI still works', async () => {
+    assert.match(s.cloudUrl, /^http:\/\//);
+    const vm = await s.cli(['vm', 'create', '-g', RG, '-n', 'plain', '--assign-identity']);
+    const r = await s.cliRaw(['env', '--vm', 'plain']);
+    assert.equal(r.code, 0, r.stderr);
+    const env = parseExports(r.stdout);
+    assert.equal(env.AZURE_AUTHORITY_HOST, undefined);
+    assert.match(env.AZURE_POD_IDENTITY_AUTHORITY_HOST, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const t = await runAs(s, 'vm', 'plain', 'mi', {});
+    assert.ok(t.token, t.error);
+    const { payload: p } = await verifyToken(s, t.token);
+    assert.equal(p.oid, vm.identity.principalId);
+    assert.equal(p.iss, `${s.cloudUrl}/${s.tenantId}/`);
+  });
+});
