@@ -289,17 +289,44 @@ static void aad_error(rq *q, int status, const char *error, int code, const char
 
 /* ---- discovery ---------------------------------------------------------------------------- */
 
+/* The authority as the client addressed it, when that is another loopback spelling of this
+ * listener (https://localhost:P vs https://127.0.0.1:P): MSAL requires the v2 `issuer` and
+ * endpoints on the authority's own host. Anything else falls back to the cloud URL. */
+static void request_base(rq *q, char *out, size_t outlen)
+{
+    sg_cloud *c = q->c;
+    snprintf(out, outlen, "%s", c->cloud_url);
+    const sg_slice *h = sg_http_req_header(q->req, "Host");
+    if (!h || h->n == 0 || h->n > 200)
+        return;
+    char host[256];
+    snprintf(host, sizeof host, "%.*s", (int)h->n, h->p);
+    char *colon = strrchr(host, ':');
+    if (!colon || strchr(colon, ']'))
+        return; /* no port: not how our clients address us */
+    int64_t port = 0;
+    if (sg_parse_i64(colon + 1, strlen(colon + 1), &port) != 0 || port != c->cloud_port)
+        return;
+    *colon = 0;
+    if (strcasecmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0 &&
+        strcmp(host, "[::1]") != 0)
+        return;
+    const char *scheme = strncmp(c->cloud_url, "https", 5) == 0 ? "https" : "http";
+    snprintf(out, outlen, "%s://%s:%d", scheme, host, (int)port);
+}
+
 static void discovery(rq *q, const char *tseg, int v2)
 {
     sg_cloud *c = q->c;
-    const char *cu = c->cloud_url;
+    char cu[300];
+    request_base(q, cu, sizeof cu);
     const char *tid = c->tenant_id;
     char iss[320], tok[400], auth[400], jwks[400], dev[400], logout[400], ui[400], kerb[400];
     const char *ver = v2 ? "/v2.0" : "";
     if (v2)
         snprintf(iss, sizeof iss, "%s/%s/v2.0", cu, tid);
-    else
-        snprintf(iss, sizeof iss, "%s/%s/", cu, tid);
+    else /* exactly the `iss` of the tokens, whatever host the client used */
+        snprintf(iss, sizeof iss, "%s/%s/", c->cloud_url, tid);
     snprintf(tok, sizeof tok, "%s/%s/oauth2%s/token", cu, tseg, ver);
     snprintf(auth, sizeof auth, "%s/%s/oauth2%s/authorize", cu, tseg, ver);
     snprintf(jwks, sizeof jwks, "%s/%s/discovery%s/keys", cu, tseg, ver);

@@ -73,6 +73,16 @@ describe('Entra ID authority', () => {
     assert.equal(p.xms_mirid, undefined);
   });
 
+  test('the authority also answers as https://localhost:PORT', async () => {
+    const host = s.cloudUrl.replace('127.0.0.1', 'localhost');
+    const r = await runClient(s, 'secret', {
+      tenantId: s.tenantId, clientId: app.appId, clientSecret: app.password, authorityHost: host,
+    });
+    assert.ok(r.token, r.error);
+    const { payload: p } = await verifyToken(s, r.token);
+    assert.equal(p.appid, app.appId);
+  });
+
   test('DefaultAzureCredential through EnvironmentCredential', async () => {
     const r = await runClient(s, 'dac', {}, {
       env: {
