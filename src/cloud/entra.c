@@ -207,8 +207,6 @@ void sg_entra_free(sg_cloud *c)
         uv_close((uv_handle_t *)e->timer, timer_closed);
     }
     sg_keyring_free(&e->kr);
-    sg_free(e->disco_v1);
-    sg_free(e->disco_v2);
     sg_free(e);
     c->entra = NULL;
 }

@@ -18,11 +18,7 @@
 typedef struct sg_entra {
     sg_cloud *c;
     sg_keyring kr;
-    char iss[320];  /* "{cloud}/{tid}/" (tokens and the v1 discovery document) */
-    char *disco_v1; /* prebuilt discovery documents */
-    size_t disco_v1_len;
-    char *disco_v2;
-    size_t disco_v2_len;
+    char iss[320];     /* "{cloud}/{tid}/" (tokens and the v1 discovery document) */
     uv_timer_t *timer; /* daily key-age check; freed in its close callback */
     int64_t mi_lifetime_s;
     int64_t app_lifetime_s;
