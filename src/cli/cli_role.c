@@ -369,9 +369,66 @@ static int role_assignment(int argc, char **argv, const sg_cli_ctx *ctx)
     return sg_cli_dispatch(argc, argv, ctx, ra_verbs, "Role assignments.");
 }
 
+/* ---- role check (sigrid) ------------------------------------------------------------------ */
+
+static int role_check(int argc, char **argv, const sg_cli_ctx *ctx)
+{
+    sg_cli_flag f[] = {
+        {.name = "--assignee", .metavar = "ID", .required = 1,
+         .help = "Object id or client id of the principal."},
+        {.name = "--action", .metavar = "ACTION", .required = 1,
+         .help = "dataAction, e.g. serverConnection/write or "
+                 "Microsoft.SignalRService/SignalR/hub/send/action."},
+        {.name = "--scope", .metavar = "RESOURCE", .required = 1,
+         .help = "Resource id (e.g. of a SignalR resource)."},
+        {.name = "--tenant", .metavar = "TID", .help = "Token tenant to check against."},
+        {0},
+    };
+    char scope[SG_CLI_PATH_MAX], path[SG_CLI_PATH_MAX], oid[64], action[512];
+    json_t *sp = NULL, *body = NULL, *out = NULL;
+    int rc = sg_cli_parse(ctx, argc, argv, f,
+                          "Explain whether a principal may perform a dataAction on a resource "
+                          "(the decision the data plane makes, with the reason and the fix).",
+                          NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    const char *act = sg_cli_str(f, "--action");
+    if (strncasecmp(act, "Microsoft.", 10) == 0)
+        sg_snprintf(action, sizeof action, "%s", act);
+    else
+        sg_snprintf(action, sizeof action, "Microsoft.SignalRService/SignalR/%s", act);
+    rc = norm_scope(ctx, sg_cli_str(f, "--scope"), scope, sizeof scope);
+    if (rc == 0)
+        rc = resolve_assignee(ctx, sg_cli_str(f, "--assignee"), oid, sizeof oid, &sp);
+    if (rc == 0)
+        rc = sg_cliarm_path(path, sizeof path, "%s/providers/Microsoft.Authorization/checkAccess",
+                            scope);
+    if (rc)
+        goto done;
+    body = json_pack("{s:s,s:s}", "principalId", oid, "action", action);
+    if (sg_cli_str(f, "--tenant"))
+        json_object_set_new(body, "tenantId", json_string(sg_cli_str(f, "--tenant")));
+    rc = sg_cli_mgmt(ctx, "POST", path, body, &out);
+    if (rc == 0) {
+        const char *from = json_string_value(json_object_get(sp, "resolvedFrom"));
+        json_object_set_new(out, "assigneeResolvedFrom",
+                            json_string(from && strcmp(from, "appId") == 0 ? "clientId"
+                                                                           : "objectId"));
+        json_object_set(out, "principalName", json_object_get(sp, "displayName"));
+        rc = sg_cli_print_json(out);
+    }
+done:
+    json_decref(sp);
+    json_decref(body);
+    json_decref(out);
+    sg_cli_flags_free(f);
+    return rc;
+}
+
 static const sg_cli_verb role_verbs[] = {
     {"definition", role_definition, "Role definitions."},
     {"assignment", role_assignment, "Role assignments."},
+    {"check", role_check, "Explain an authorization decision (allowed or why not)."},
     {0},
 };
 

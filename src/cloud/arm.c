@@ -1099,6 +1099,51 @@ static void route_roleassignments(arm_ctx *a, const char *scope, size_t idx)
     sg__arm_reply(a, 201, ra_json(c, &r));
 }
 
+/* ---- checkAccess (sigrid extension) ---------------------------------------------------------------
+ * POST {resource id}/providers/Microsoft.Authorization/checkAccess
+ *   {"principalId": oid, "action": "Microsoft.SignalRService/SignalR/...", "tenantId"?: tid}
+ * -> the decision sg_cloud_authorize gives the data plane: {allowed, code, message, hint,
+ *    scopesChecked[]}. For `sigrid role check` / `sigrid doctor`. */
+
+static void route_check_access(arm_ctx *a, const char *scope)
+{
+    sg_authz_decision d;
+    if (a->req->method != SG_HTTP_POST) {
+        sg__arm_fail(a, 405, "MethodNotAllowed", "use POST for checkAccess");
+        return;
+    }
+    const char *pid = body_str(a, "principalId", NULL);
+    const char *action = body_str(a, "action", NULL);
+    const char *tid = body_str(a, "tenantId", NULL);
+    if (!pid || !action) {
+        sg__arm_fail(a, 400, "InvalidRequestContent", "principalId and action are required");
+        return;
+    }
+    if (!scope_exists(a, scope))
+        return;
+    int rc = sg_cloud_authorize(a->c, pid, tid, action, scope, &d);
+    if (rc != SG_OK) {
+        sg__arm_fail(a, 400, "InvalidRequestContent", "cannot evaluate: %s", sg_strerror(rc));
+        return;
+    }
+    json_t *scopes = json_array();
+    char *list = sg_strdup(d.scopes_checked);
+    for (char *save = NULL, *t = list ? strtok_r(list, ";", &save) : NULL; t;
+         t = strtok_r(NULL, ";", &save))
+        json_array_append_new(scopes, json_string(t));
+    sg_free(list);
+    json_t *j = json_object();
+    json_object_set_new(j, "allowed", json_boolean(d.allowed));
+    json_object_set_new(j, "code", json_string(d.code));
+    json_object_set_new(j, "message", json_string(d.message));
+    json_object_set_new(j, "hint", json_string(d.hint));
+    json_object_set_new(j, "principalId", json_string(pid));
+    json_object_set_new(j, "action", json_string(action));
+    json_object_set_new(j, "scope", json_string(scope));
+    json_object_set_new(j, "scopesChecked", scopes);
+    sg__arm_reply(a, 200, j);
+}
+
 /* ---- dispatch ----------------------------------------------------------------------------------- */
 
 static void route_authorization(arm_ctx *a, size_t prov)
@@ -1108,7 +1153,9 @@ static void route_authorization(arm_ctx *a, size_t prov)
         sg__arm_fail(a, 400, "InvalidScope", "scope too long");
         return;
     }
-    if (sg__arm_seg_is(a, prov + 2, "roleAssignments"))
+    if (sg__arm_seg_is(a, prov + 2, "checkAccess") && a->n == prov + 3)
+        route_check_access(a, scope);
+    else if (sg__arm_seg_is(a, prov + 2, "roleAssignments"))
         route_roleassignments(a, scope, prov + 2);
     else if (sg__arm_seg_is(a, prov + 2, "roleDefinitions"))
         route_roledefs(a, scope, prov + 2);
