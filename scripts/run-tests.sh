@@ -36,8 +36,8 @@ if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
     (cd tests/e2e && node --test --test-concurrency=1 --test-timeout="${E2E_TIMEOUT_MS:-300000}" --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$LOG/e2e.tap" *.test.mjs) >"$LOG/e2e.log" 2>&1
-    grep -E "^# (tests|pass|fail|cancelled|skipped)" "$LOG/e2e.tap" || true
-    grep -E "✖|not ok" "$LOG/e2e.log" | head -n 40
+    grep -aE "^# (tests|pass|fail|cancelled|skipped)" "$LOG/e2e.tap" || true
+    grep -aE "✖|not ok" "$LOG/e2e.log" | head -n 40
     ep=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$LOG/e2e.tap" | tail -1)
     ef=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$LOG/e2e.tap" | tail -1)
     ec=$(sed -nE 's/^# cancelled ([0-9]+)$/\1/p' "$LOG/e2e.tap" | tail -1) # timed out = failed

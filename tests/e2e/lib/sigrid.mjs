@@ -171,13 +171,20 @@ export async function startSigrid(opts = {}) {
       exited = { code, signal };
       resolve(exited);
     });
+    // spawn failures (binary missing, e.g. mid-rebuild) emit 'error' and never 'exit'
+    child.on('error', (error) => {
+      children.delete(child);
+      if (!exited) exited = { code: null, signal: null, error };
+      resolve(exited);
+    });
   });
 
   const deadline = Date.now() + timeoutMs;
   let endpoints = null;
   while (!endpoints) {
     if (exited) {
-      throw new Error(`sigrid serve exited early (code ${exited.code}, signal ${exited.signal})\n` +
+      throw new Error(`sigrid serve exited early (code ${exited.code}, signal ${exited.signal}` +
+        `${exited.error ? `, ${exited.error.message} [${SIGRID_BIN}]` : ''})\n` +
         `stdout:\n${stdout}\nstderr:\n${stderr}`);
     }
     if (Date.now() > deadline) {
