@@ -29,13 +29,25 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Test clients (npm, locked). Only for tests and benchmarks, never linked into sigrid.
+# Several people may run tests from this tree at once: install into a temporary directory and
+# swap it in (under a lock), so a running test never sees a half-installed node_modules.
 for dir in tests/e2e bench; do
     if [ -f "$dir/package-lock.json" ]; then
         stamp="$dir/node_modules/.lock-stamp"
         if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
-            echo "install-deps: npm ci in $dir"
-            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-            cp "$dir/package-lock.json" "$stamp"
+            (
+                flock 9
+                if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then exit 0; fi
+                echo "install-deps: npm ci in $dir"
+                tmp=$(mktemp -d "$dir/.node_modules.new.XXXXXX")
+                cp "$dir/package.json" "$dir/package-lock.json" "$tmp/"
+                (cd "$tmp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+                cp "$dir/package-lock.json" "$tmp/node_modules/.lock-stamp"
+                old="$dir/.node_modules.old.$$"
+                if [ -d "$dir/node_modules" ]; then mv -T "$dir/node_modules" "$old"; fi
+                mv -T "$tmp/node_modules" "$dir/node_modules"
+                rm -rf "$old" "$tmp"
+            ) 9>"$dir/.npm-install.lock"
         fi
     fi
 done
