@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
 import {
-  startDataPlane, connect, collect, rest, clientToken, request, sleep,
+  startDataPlane, connect, collect, rest, clientToken, request, sleep, listKeys,
 } from './lib/signalr.mjs';
 
 let dp;
@@ -150,7 +150,7 @@ test('shutdown sends every client a Close message; a restart keeps the keys', { 
   const errs = await Promise.all(closes);
   assert.match(String(errs[0]), /shutting down/i);
   assert.match(String(errs[1]), /shutting down/i);
-  const after = await s2.cli(['signalr', 'key', 'list', '-g', 'local', '-n', 'default']);
+  const after = await listKeys(s2);
   assert.equal(after.primaryKey, before.primaryKey);
   assert.equal(after.secondaryKey, before.secondaryKey);
   const c = await connect(dp, { hub: 'bye' });

@@ -16,12 +16,23 @@ export async function startDataPlane(opts = {}) {
     return { url: url.replace(/\/$/, ''), key, key2, stop: async () => {}, sigrid: null };
   }
   const s = await startSigrid(opts);
-  const keys = await s.cli(['signalr', 'key', 'list', '-g', 'local', '-n', 'default']);
+  const keys = await listKeys(s);
   const url = (s.signalrUrl || parseEndpoint(keys.primaryConnectionString)).replace(/\/$/, '');
   return {
     url, key: keys.primaryKey, key2: keys.secondaryKey, keys, sigrid: s,
     stop: () => s.stop(),
   };
+}
+
+/** Keys of the built-in resource: `sigrid signalr key list`, else ARM listKeys. */
+export async function listKeys(s) {
+  try {
+    return await s.cli(['signalr', 'key', 'list', '-g', 'local', '-n', 'default']);
+  } catch (e) {
+    const r = await s.mgmt('POST', `${s.signalrId}/listKeys?api-version=2024-03-01`);
+    if (r.status !== 200) throw e;
+    return r.json;
+  }
 }
 
 /** Endpoint (with port) from a connection string. */
