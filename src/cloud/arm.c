@@ -5,6 +5,7 @@
 #include "cloud/rbac.h"
 
 #include "sg_alloc.h"
+#include "sg_buf.h"
 #include "sg_err.h"
 #include "sg_id.h"
 #include "sg_log.h"
@@ -22,22 +23,28 @@
 
 /* ---- answering ------------------------------------------------------------------------------ */
 
+static int dump_cb(const char *p, size_t n, void *ud)
+{
+    return sg_buf_append((sg_buf *)ud, p, n) == SG_OK ? 0 : -1;
+}
+
 void sg__arm_reply(arm_ctx *a, int status, json_t *j)
 {
-    char *s = NULL;
+    sg_buf b;
+    sg_buf_init(&b, 0);
     if (j) {
-        s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        int r = json_dump_callback(j, dump_cb, &b, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(j);
-        if (!s) {
-            sg_http_respond(a->req, 500, JSON_CT,
-                            "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"out of "
-                            "memory\"}}",
-                            73);
+        if (r != 0) {
+            static const char oom[] =
+                "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"out of memory\"}}";
+            sg_buf_free(&b);
+            sg_http_respond(a->req, 500, JSON_CT, oom, sizeof oom - 1);
             return;
         }
     }
-    sg_http_respond(a->req, status, JSON_CT, s ? s : "", s ? strlen(s) : 0);
-    free(s); /* jansson's allocator */
+    sg_http_respond(a->req, status, JSON_CT, b.data ? b.data : "", b.len);
+    sg_buf_free(&b);
 }
 
 void sg__arm_fail(arm_ctx *a, int status, const char *code, const char *fmt, ...)
