@@ -27,8 +27,10 @@ static const sg_cli_verb groups[] = {
     {"ad", sg_cli_ad, "Manage service principals (Entra ID)."},
     {"signalr", sg_cli_signalr, "Manage SignalR resources and their access keys."},
     {"role", sg_cli_role, "Manage role definitions and role assignments (RBAC)."},
-    {"env", sg_cli_env, "Print the environment that makes code run as a VM or app (managed identity)."},
-    {"exec", sg_cli_exec, "Run a command as a VM or app (its managed identity endpoint in the environment)."},
+    {"env", sg_cli_env,
+     "Print the environment that makes code run as a VM or app (managed identity)."},
+    {"exec", sg_cli_exec,
+     "Run a command as a VM or app (its managed identity endpoint in the environment)."},
     {"rest", sg_cli_rest, "Invoke the management API directly (like az rest)."},
     /* one row per group, added by its owner, in the order `sigrid --help` lists them */
     {0},
@@ -105,8 +107,10 @@ int sg_cli_main(int argc, char **argv)
         return 2;
     if (strcmp(output, "json") && strcmp(output, "jsonc") && strcmp(output, "tsv") &&
         strcmp(output, "none"))
-        return sg_cli_usage_error(&ctx, "argument --output/-o: invalid choice: '%s' (choose from "
-                                  "'json', 'jsonc', 'tsv', 'none').", output);
+        return sg_cli_usage_error(&ctx,
+                                  "argument --output/-o: invalid choice: '%s' (choose from "
+                                  "'json', 'jsonc', 'tsv', 'none').",
+                                  output);
     sg__cli_set_output(output, query);
 
     if (!data_dir || !*data_dir) {

@@ -34,8 +34,8 @@ static void print_error_v(const char *code, const char *fmt, va_list ap)
         sg_buf_free(&msg);
         return;
     }
-    json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
-                            msg.data ? msg.data : "");
+    json_t *err =
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg.data ? msg.data : "");
     if (err) {
         json_dumpf(err, stderr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stderr);
@@ -140,13 +140,20 @@ static void print_flag_usage(const sg_cli_ctx *ctx, const sg_cli_flag *flags, co
         sg_buf_appendf(&left, "%s%s%s", f->name, f->alias ? " " : "", f->alias ? f->alias : "");
         const char *mv = f->metavar ? f->metavar : "VALUE";
         switch (f->kind) {
-        case SG_CLI_BOOL: break;
-        case SG_CLI_MULTI: sg_buf_appendf(&left, " %s...", mv); break;
-        case SG_CLI_MULTI_OPT: sg_buf_appendf(&left, " [%s...]", mv); break;
-        default: sg_buf_appendf(&left, " %s", mv); break;
+        case SG_CLI_BOOL:
+            break;
+        case SG_CLI_MULTI:
+            sg_buf_appendf(&left, " %s...", mv);
+            break;
+        case SG_CLI_MULTI_OPT:
+            sg_buf_appendf(&left, " [%s...]", mv);
+            break;
+        default:
+            sg_buf_appendf(&left, " %s", mv);
+            break;
         }
-        printf("    %-34s%s: %s", left.data ? left.data : f->name, f->required ? " [Required] " : " ",
-               f->help ? f->help : "");
+        printf("    %-34s%s: %s", left.data ? left.data : f->name,
+               f->required ? " [Required] " : " ", f->help ? f->help : "");
         if (f->def)
             printf(" Default: %s.", f->def);
         printf("\n");
@@ -283,16 +290,15 @@ int sg_cli_parse(const sg_cli_ctx *ctx, int argc, char **argv, sg_cli_flag *flag
             if (!v) {
                 if (i + 1 >= argc || looks_like_flag(flags, argv[i + 1]) ||
                     strcmp(argv[i + 1], "--") == 0)
-                    return sg_cli_usage_error(ctx, "argument %s: expected one argument.",
-                                              f->name);
+                    return sg_cli_usage_error(ctx, "argument %s: expected one argument.", f->name);
                 v = argv[++i];
             }
             f->value = v;
             if (f->kind == SG_CLI_INT) {
                 int64_t n = 0;
                 if (sg_parse_i64(v, strlen(v), &n) != SG_OK)
-                    return sg_cli_usage_error(ctx, "argument %s: invalid int value: '%s'.",
-                                              f->name, v);
+                    return sg_cli_usage_error(ctx, "argument %s: invalid int value: '%s'.", f->name,
+                                              v);
                 f->num = n;
             }
             break;
@@ -330,8 +336,7 @@ int sg_cli_parse(const sg_cli_ctx *ctx, int argc, char **argv, sg_cli_flag *flag
         }
     }
     if (missing.len) {
-        int rc = sg_cli_usage_error(ctx, "the following arguments are required: %s.",
-                                    missing.data);
+        int rc = sg_cli_usage_error(ctx, "the following arguments are required: %s.", missing.data);
         sg_buf_free(&missing);
         return rc;
     }

@@ -90,13 +90,13 @@ typedef enum sg_cli_kind {
 /* One flag. The caller fills the spec fields; sg_cli_parse fills the result fields. */
 typedef struct sg_cli_flag {
     /* spec */
-    const char *name;    /* long form with dashes, "--resource-group" */
-    const char *alias;   /* short form "-g", or NULL */
+    const char *name;  /* long form with dashes, "--resource-group" */
+    const char *alias; /* short form "-g", or NULL */
     sg_cli_kind kind;
     const char *metavar; /* shown in usage, e.g. "RG"; NULL = "VALUE" */
     const char *help;
     int required;
-    const char *def;     /* default shown in usage and returned by sg_cli_str when absent */
+    const char *def; /* default shown in usage and returned by sg_cli_str when absent */
     /* results */
     int present;         /* times the flag appeared */
     const char *value;   /* STR/INT: last value (borrowed from argv); BOOL: "true"/"false" */
@@ -121,7 +121,7 @@ void sg_cli_flags_free(sg_cli_flag *flags);
 /* Lookups by long name (with dashes). NULL / 0 when unknown. */
 sg_cli_flag *sg_cli_flag_find(sg_cli_flag *flags, const char *name);
 const char *sg_cli_str(sg_cli_flag *flags, const char *name); /* value, else def, else NULL */
-int sg_cli_has(sg_cli_flag *flags, const char *name);          /* present? */
+int sg_cli_has(sg_cli_flag *flags, const char *name);         /* present? */
 
 /* ---- output ------------------------------------------------------------------------ */
 
@@ -161,18 +161,18 @@ int sg_cli_mgmt_call(const sg_cli_ctx *ctx, const char *method, const char *path
 
 /* ---- handlers of every group, defined in their own cli_<group>.c --------------------- */
 /* Declared here so adding a group is one row in cli.c's table. */
-int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx);     /* cli_serve.c */
-int sg_cli_rest(int argc, char **argv, const sg_cli_ctx *ctx);      /* cli_rest.c */
-int sg_cli_account(int argc, char **argv, const sg_cli_ctx *ctx);   /* cli_account.c */
-int sg_cli_group(int argc, char **argv, const sg_cli_ctx *ctx);     /* cli_group.c */
-int sg_cli_vm(int argc, char **argv, const sg_cli_ctx *ctx);        /* cli_vm.c */
+int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx);   /* cli_serve.c */
+int sg_cli_rest(int argc, char **argv, const sg_cli_ctx *ctx);    /* cli_rest.c */
+int sg_cli_account(int argc, char **argv, const sg_cli_ctx *ctx); /* cli_account.c */
+int sg_cli_group(int argc, char **argv, const sg_cli_ctx *ctx);   /* cli_group.c */
+int sg_cli_vm(int argc, char **argv, const sg_cli_ctx *ctx);      /* cli_vm.c */
 int sg_cli_functionapp(int argc, char **argv, const sg_cli_ctx *ctx);
-int sg_cli_identity(int argc, char **argv, const sg_cli_ctx *ctx);  /* cli_identity.c */
-int sg_cli_ad(int argc, char **argv, const sg_cli_ctx *ctx);        /* cli_ad.c */
-int sg_cli_signalr(int argc, char **argv, const sg_cli_ctx *ctx);   /* cli_signalr.c */
-int sg_cli_role(int argc, char **argv, const sg_cli_ctx *ctx);      /* cli_role.c */
-int sg_cli_env(int argc, char **argv, const sg_cli_ctx *ctx);       /* cli_env.c */
-int sg_cli_exec(int argc, char **argv, const sg_cli_ctx *ctx);      /* cli_env.c */
+int sg_cli_identity(int argc, char **argv, const sg_cli_ctx *ctx); /* cli_identity.c */
+int sg_cli_ad(int argc, char **argv, const sg_cli_ctx *ctx);       /* cli_ad.c */
+int sg_cli_signalr(int argc, char **argv, const sg_cli_ctx *ctx);  /* cli_signalr.c */
+int sg_cli_role(int argc, char **argv, const sg_cli_ctx *ctx);     /* cli_role.c */
+int sg_cli_env(int argc, char **argv, const sg_cli_ctx *ctx);      /* cli_env.c */
+int sg_cli_exec(int argc, char **argv, const sg_cli_ctx *ctx);     /* cli_env.c */
 int sg_cli_send(int argc, char **argv, const sg_cli_ctx *ctx);
 int sg_cli_negotiate(int argc, char **argv, const sg_cli_ctx *ctx);
 int sg_cli_doctor(int argc, char **argv, const sg_cli_ctx *ctx);

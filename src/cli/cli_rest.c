@@ -29,11 +29,19 @@ static int load_body(const char *arg, json_t **out)
 int sg_cli_rest(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--method", .alias = "-m", .metavar = "METHOD", .def = "get",
+        {.name = "--method",
+         .alias = "-m",
+         .metavar = "METHOD",
+         .def = "get",
          .help = "HTTP method: get, put, post, patch, delete."},
-        {.name = "--url", .alias = "-u", .metavar = "URL", .required = 1,
+        {.name = "--url",
+         .alias = "-u",
+         .metavar = "URL",
+         .required = 1,
          .help = "Path on the cloud listener (/subscriptions/...), or an absolute URL."},
-        {.name = "--body", .alias = "-b", .metavar = "JSON",
+        {.name = "--body",
+         .alias = "-b",
+         .metavar = "JSON",
          .help = "Request body: JSON text, or @FILE."},
         {0},
     };

@@ -50,8 +50,8 @@ static int int_setting(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *name, 
         }
     }
     if (src && (v < lo || v > hi))
-        return sg_cli_usage_error(ctx, "%s: %lld is out of range (%lld..%lld).", src,
-                                  (long long)v, (long long)lo, (long long)hi);
+        return sg_cli_usage_error(ctx, "%s: %lld is out of range (%lld..%lld).", src, (long long)v,
+                                  (long long)lo, (long long)hi);
     *out = v;
     return 0;
 }
@@ -67,14 +67,15 @@ static int bool_setting(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *name,
     const char *e = getenv(env);
     if (e) {
         if (parse_bool(e, out) != SG_OK)
-            return sg_cli_usage_error(ctx, "environment variable %s: expected true or false, got "
-                                      "'%s'.", env, e);
+            return sg_cli_usage_error(ctx,
+                                      "environment variable %s: expected true or false, got "
+                                      "'%s'.",
+                                      env, e);
     }
     return 0;
 }
 
-static const char *str_setting(sg_cli_flag *f, const char *name, const char *env,
-                               const char *def)
+static const char *str_setting(sg_cli_flag *f, const char *name, const char *env, const char *def)
 {
     sg_cli_flag *fl = sg_cli_flag_find(f, name);
     if (fl && fl->present)
@@ -86,32 +87,56 @@ static const char *str_setting(sg_cli_flag *f, const char *name, const char *env
 int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--host", .metavar = "ADDR", .def = "127.0.0.1",
+        {.name = "--host",
+         .metavar = "ADDR",
+         .def = "127.0.0.1",
          .help = "Bind address of every listener (env SIGRID_HOST)."},
-        {.name = "--cloud-port", .kind = SG_CLI_INT, .metavar = "N", .def = "8443",
+        {.name = "--cloud-port",
+         .kind = SG_CLI_INT,
+         .metavar = "N",
+         .def = "8443",
          .help = "Cloud listener: Entra ID authority + management API (env "
                  "SIGRID_CLOUD_PORT)."},
-        {.name = "--cloud-http", .kind = SG_CLI_BOOL,
+        {.name = "--cloud-http",
+         .kind = SG_CLI_BOOL,
          .help = "Serve the cloud listener over plain http instead of https (debugging; env "
                  "SIGRID_CLOUD_HTTP)."},
-        {.name = "--signalr-port", .kind = SG_CLI_INT, .metavar = "N", .def = "8888",
+        {.name = "--signalr-port",
+         .kind = SG_CLI_INT,
+         .metavar = "N",
+         .def = "8888",
          .help = "Data plane of the built-in SignalR resource 'default' (env "
                  "SIGRID_SIGNALR_PORT)."},
-        {.name = "--signalr-tls", .kind = SG_CLI_BOOL,
+        {.name = "--signalr-tls",
+         .kind = SG_CLI_BOOL,
          .help = "Serve the built-in resource over https with the local CA (env "
                  "SIGRID_SIGNALR_TLS)."},
-        {.name = "--identity-port-base", .kind = SG_CLI_INT, .metavar = "N", .def = "8900",
+        {.name = "--identity-port-base",
+         .kind = SG_CLI_INT,
+         .metavar = "N",
+         .def = "8900",
          .help = "First port handed to compute resources' identity endpoints (env "
                  "SIGRID_IDENTITY_PORT_BASE)."},
-        {.name = "--log-level", .metavar = "LEVEL", .def = "info",
+        {.name = "--log-level",
+         .metavar = "LEVEL",
+         .def = "info",
          .help = "error|warn|info|debug; one key=value line per event on stderr (env "
                  "SIGRID_LOG_LEVEL)."},
-        {.name = "--propagation-delay", .kind = SG_CLI_INT, .metavar = "SECONDS", .def = "0",
+        {.name = "--propagation-delay",
+         .kind = SG_CLI_INT,
+         .metavar = "SECONDS",
+         .def = "0",
          .help = "New role assignments take effect this much later, to rehearse Azure's delay "
                  "(env SIGRID_PROPAGATION_DELAY)."},
-        {.name = "--max-message", .kind = SG_CLI_INT, .metavar = "BYTES", .def = "32768",
+        {.name = "--max-message",
+         .kind = SG_CLI_INT,
+         .metavar = "BYTES",
+         .def = "32768",
          .help = "Largest message a SignalR client may send (env SIGRID_MAX_MESSAGE)."},
-        {.name = "--max-connections", .kind = SG_CLI_INT, .metavar = "N", .def = "19000",
+        {.name = "--max-connections",
+         .kind = SG_CLI_INT,
+         .metavar = "N",
+         .def = "19000",
          .help = "Client connections per SignalR resource (env SIGRID_MAX_CONNECTIONS)."},
         {0},
     };
@@ -131,8 +156,10 @@ int sg_cli_serve(int argc, char **argv, const sg_cli_ctx *ctx)
     o.log_level = str_setting(f, "--log-level", "SIGRID_LOG_LEVEL", o.log_level);
     if (strcmp(o.log_level, "error") && strcmp(o.log_level, "warn") &&
         strcmp(o.log_level, "info") && strcmp(o.log_level, "debug")) {
-        rc = sg_cli_usage_error(ctx, "--log-level: invalid choice '%s' (choose from error, warn, "
-                                "info, debug).", o.log_level);
+        rc = sg_cli_usage_error(ctx,
+                                "--log-level: invalid choice '%s' (choose from error, warn, "
+                                "info, debug).",
+                                o.log_level);
         goto done;
     }
 

@@ -53,9 +53,9 @@ typedef struct sg_serve {
     uv_timer_t grace;
     int signals_open;
     int grace_open;
-    int started;  /* endpoints.json written */
+    int started; /* endpoints.json written */
     int stopping;
-    int pending;  /* data planes still closing */
+    int pending; /* data planes still closing */
     int exit_code;
     char err_code[64];
     char err_msg[1024];
@@ -234,8 +234,8 @@ static int write_endpoints(sg_serve *sv)
     for (serve_dp *d = sv->dps; d; d = d->next) {
         if (!d->sr)
             continue;
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", d->name, "id", d->id,
-                                              "url", d->url));
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s}", "name", d->name, "id", d->id, "url", d->url));
     }
     const char *ca = sg_cloud_ca_file(sv->cloud);
     json_object_set_new(ep, "cloudUrl", json_string(sg_cloud_url(sv->cloud)));
@@ -331,8 +331,8 @@ static int dp_start(sg_serve *sv, serve_dp *d, const sg_signalr_resource *r)
     int rc = sg_signalr_start(&sv->loop, &so, &d->sr);
     if (rc != SG_OK) {
         d->sr = NULL;
-        SG_LOGE(MOD, "event=signalr_start_failed resource=%s port=%d err=\"%s\"", d->name,
-                d->port, sg_strerror(rc));
+        SG_LOGE(MOD, "event=signalr_start_failed resource=%s port=%d err=\"%s\"", d->name, d->port,
+                sg_strerror(rc));
         return rc;
     }
     sg_snprintf(d->url, sizeof d->url, "%s://%s:%d", d->tls ? "https" : "http", sv->url_host,
@@ -425,7 +425,8 @@ static void print_banner(sg_serve *sv)
         if (d->is_default)
             def = d;
     const char *ca = sg_cloud_ca_file(sv->cloud);
-    int default_dir = strcmp(sv->o.data_dir, "./.sigrid") == 0 || strcmp(sv->o.data_dir, ".sigrid") == 0;
+    int default_dir =
+        strcmp(sv->o.data_dir, "./.sigrid") == 0 || strcmp(sv->o.data_dir, ".sigrid") == 0;
     const char *prog = sv->o.prog ? sv->o.prog : "sigrid";
 
     printf("\nsigrid is running  (data dir %s, pid %ld)\n\n", sv->data_dir, (long)getpid());
@@ -446,7 +447,9 @@ static void print_banner(sg_serve *sv)
     printf("  Cloud (Entra ID + ARM) %s\n", sg_cloud_url(sv->cloud));
     if (ca && *ca) {
         printf("  Local CA               %s\n", ca);
-        printf("                         (trust it: export NODE_EXTRA_CA_CERTS=%s SSL_CERT_FILE=%s)\n", ca, ca);
+        printf(
+            "                         (trust it: export NODE_EXTRA_CA_CERTS=%s SSL_CERT_FILE=%s)\n",
+            ca, ca);
     }
     printf("  Endpoints file         %s/endpoints.json\n\n", sv->data_dir);
     printf("Next, in another terminal (Ctrl-C here stops sigrid):\n");
@@ -572,8 +575,9 @@ static void raise_nofile(const sg_serve *sv)
     }
     size_t need = sv->o.max_connections + 256;
     if (rl.rlim_cur != RLIM_INFINITY && (size_t)rl.rlim_cur < need)
-        SG_LOGW(MOD, "event=nofile_low limit=%llu max_connections=%zu hint=\"raise ulimit -n or "
-                     "lower --max-connections\"",
+        SG_LOGW(MOD,
+                "event=nofile_low limit=%llu max_connections=%zu hint=\"raise ulimit -n or "
+                "lower --max-connections\"",
                 (unsigned long long)rl.rlim_cur, sv->o.max_connections);
     else
         SG_LOGD(MOD, "event=nofile limit=%llu", (unsigned long long)rl.rlim_cur);
@@ -593,7 +597,7 @@ static void pick_url_host(sg_serve *sv)
 }
 
 int sg_serve_run(const sg_serve_opts *opts, char *err_code, size_t code_len, char *err_msg,
-                    size_t msg_len)
+                 size_t msg_len)
 {
     sg_serve *sv = SG_NEW(sg_serve);
     int loop_open = 0;
@@ -673,8 +677,7 @@ int sg_serve_run(const sg_serve_opts *opts, char *err_code, size_t code_len, cha
         sv->cloud = NULL;
         set_error(sv, "StartupFailed", "cannot start the cloud listener on %s:%d: %s%s%s",
                   sv->o.host, sv->o.cloud_port, cerr[0] ? cerr : sg_strerror(rc),
-                  rc == SG_EIO ? " (is the port in use? pick another with --cloud-port)" : "",
-                  "");
+                  rc == SG_EIO ? " (is the port in use? pick another with --cloud-port)" : "", "");
         begin_shutdown(sv, "startup_failed");
         goto run;
     }

@@ -8,19 +8,19 @@
 #include <stddef.h>
 
 typedef struct sg_serve_opts {
-    const char *data_dir;       /* created if missing (0700); default "./.sigrid" */
-    const char *host;           /* bind address of every listener; default "127.0.0.1" */
-    int cloud_port;             /* default 8443 */
-    int cloud_http;             /* 1 = plain http on the cloud listener */
-    int signalr_port;           /* data plane of the built-in resource "default"; 8888 */
-    int signalr_tls;            /* built-in resource over https */
-    int identity_port_base;     /* default 8900 */
-    const char *log_level;      /* error|warn|info|debug; default info */
-    int propagation_delay_s;    /* role assignments take effect this much later; default 0 */
-    size_t max_message;         /* max client message bytes; default 32768 */
-    size_t max_connections;     /* per data plane; default 19000 */
-    int quiet;                  /* 1 = no banner on stdout (logs still on stderr) */
-    const char *prog;           /* how the user ran us (argv[0]), for the banner's hints */
+    const char *data_dir;    /* created if missing (0700); default "./.sigrid" */
+    const char *host;        /* bind address of every listener; default "127.0.0.1" */
+    int cloud_port;          /* default 8443 */
+    int cloud_http;          /* 1 = plain http on the cloud listener */
+    int signalr_port;        /* data plane of the built-in resource "default"; 8888 */
+    int signalr_tls;         /* built-in resource over https */
+    int identity_port_base;  /* default 8900 */
+    const char *log_level;   /* error|warn|info|debug; default info */
+    int propagation_delay_s; /* role assignments take effect this much later; default 0 */
+    size_t max_message;      /* max client message bytes; default 32768 */
+    size_t max_connections;  /* per data plane; default 19000 */
+    int quiet;               /* 1 = no banner on stdout (logs still on stderr) */
+    const char *prog;        /* how the user ran us (argv[0]), for the banner's hints */
 } sg_serve_opts;
 
 /* Fills the defaults above. */

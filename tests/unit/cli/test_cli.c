@@ -45,7 +45,8 @@ static void test_multi(void **st)
         {.name = "--name", .alias = "-n"},
         {0},
     };
-    char **argv = ARGV("v", "--ids", "A", "B", "-n", "x", "--ids=C", "--assign-identity", "-n", "y");
+    char **argv =
+        ARGV("v", "--ids", "A", "B", "-n", "x", "--ids=C", "--assign-identity", "-n", "y");
     assert_int_equal(sg_cli_parse(&CTX, 10, argv, f, "t", NULL), SG_CLI_RUN);
     sg_cli_flag *ids = sg_cli_flag_find(f, "--ids");
     assert_int_equal(ids->count, 3);
@@ -183,8 +184,9 @@ static void test_output(void **st)
 {
     (void)st;
     char buf[1024];
-    const char *doc = "{\"name\":\"vm1\",\"identity\":{\"principalId\":\"p1\",\"type\":\"SystemAssigned\"},"
-                      "\"list\":[{\"n\":\"a\"},{\"n\":\"b\"}],\"count\":2}";
+    const char *doc =
+        "{\"name\":\"vm1\",\"identity\":{\"principalId\":\"p1\",\"type\":\"SystemAssigned\"},"
+        "\"list\":[{\"n\":\"a\"},{\"n\":\"b\"}],\"count\":2}";
     capture(doc, "json", NULL, buf, sizeof buf);
     assert_non_null(strstr(buf, "{\n  \"name\": \"vm1\",\n  \"identity\": {\n    \"principalId\""));
     capture(doc, "tsv", "identity.principalId", buf, sizeof buf);
