@@ -407,7 +407,8 @@ static void on_res(sg_cloud *c, sg_res_event ev, const sg_signalr_resource *r, v
                 set_error(sv, rc == SG_EEXIST || rc == SG_EIO ? "PortInUse" : "StartupFailed",
                           "cannot start the SignalR data plane of resource 'default' on %s:%d "
                           "(%s); is the port in use? pick another with --signalr-port",
-                          sv->o.host, want_port, sg_strerror(rc));
+                          sv->o.host, want_port,
+                          rc == SG_EEXIST ? "address already in use" : sg_strerror(rc));
         }
     }
     if (sv->started)
