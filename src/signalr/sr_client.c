@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define LP_LINGER_MS 5000u
 
@@ -691,6 +692,13 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     int64_t htt = 0;
     if (sr_principal_int(pr, "asrs.s.htt", &htt) && htt > 0 && htt <= 7)
         allowed = (uint8_t)htt; /* same bit values as HttpTransportType */
+    int64_t cht = 0, aeo = 0;
+    if (!sr_principal_int(pr, "asrs.s.cht", &cht) || cht < 1 || cht > 30)
+        cht = 0;
+    const char *coae = json_string_value(json_object_get(pr->claims, "asrs.s.coae"));
+    if (!coae || strcasecmp(coae, "true") != 0 || !sr_principal_int(pr, "asrs.s.aeo", &aeo) ||
+        aeo <= 0 || aeo > UINT32_MAX)
+        aeo = 0;
 
     sr_conn *c = SG_NEW(sr_conn);
     sr_hub *hub = sr_hub_obtain(&s->hubs, hubkey);
@@ -704,6 +712,8 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     c->hub = hub;
     hub->refs++;
     c->allowed = allowed;
+    c->hs_timeout_s = (uint8_t)cht;
+    c->auth_expires = (uint32_t)aeo;
     if (uid) {
         c->uid = sg_strdup(uid);
         if (!c->uid)
@@ -1023,12 +1033,18 @@ void sr_conns_tick(sg_signalr *s, uint64_t now)
                 sr_conn_close(c, NULL, 0);
             break;
         case SR_ST_HANDSHAKE:
-            if (now - c->state_ms > s->handshake_timeout_ms) {
+            if (now - c->state_ms >
+                (c->hs_timeout_s ? c->hs_timeout_s * 1000u : s->handshake_timeout_ms)) {
                 SG_LOGI("signalr", "event=handshake_timeout conn=%s", c->id);
                 sr_conn_close(c, NULL, 0);
             }
             break;
         case SR_ST_CONNECTED:
+            if (c->auth_expires && sg_unix_now() >= (int64_t)c->auth_expires) {
+                SG_LOGI("signalr", "event=auth_expired conn=%s", c->id);
+                sr_conn_close(c, "Authentication expired.", 1);
+                break;
+            }
             if (c->transport == SR_T_LP) {
                 if (c->poll && now - c->poll_ms >= s->poll_timeout_ms)
                     lp_flush(c, 1);

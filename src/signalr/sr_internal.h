@@ -247,6 +247,8 @@ struct sr_conn {
     uint64_t state_ms, last_recv_ms, last_send_ms, poll_ms;
     uint8_t state, transport, protocol, flags;
     uint8_t allowed; /* SR_T_* mask (asrs.s.htt) */
+    uint8_t hs_timeout_s; /* asrs.s.cht (1..30), 0 = the ctx default */
+    uint32_t auth_expires; /* asrs.s.coae + asrs.s.aeo: unix seconds, 0 = never */
     char id[23];     /* public connection id (base64url, 16 random bytes) */
     char token[44];  /* secret connection token (base64url, 32 random bytes) */
 };

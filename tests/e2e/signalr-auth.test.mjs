@@ -100,3 +100,22 @@ test('transport requests are authenticated too', async () => {
   const r4 = await request(`${dp.url}/client/?hub=authhub&access_token=${encodeURIComponent(tok)}`, { method: 'POST', body: 'x' });
   assert.equal(r4.status, 400);
 });
+
+test('close on auth expiration (asrs.s.coae/aeo) and custom handshake timeout (asrs.s.cht)', async () => {
+  const aeo = Math.floor(Date.now() / 1000) + 2;
+  const t = await clientToken(dp, 'authhub', { extra: { 'asrs.s.coae': 'true', 'asrs.s.aeo': String(aeo) } });
+  const c = await connect(dp, { hub: 'authhub', token: t });
+  const err = await new Promise((r) => c.onclose(r));
+  assert.match(String(err), /Authentication expired/);
+  assert.ok(Date.now() / 1000 >= aeo - 0.5);
+  // handshake timeout from the token: 2 s instead of 15 s
+  const { default: WebSocket } = await import('ws');
+  const tc = await clientToken(dp, 'authhub', { extra: { 'asrs.s.cht': '2' } });
+  const n = await negotiate(tc);
+  const t0 = Date.now();
+  const ws = new WebSocket(`${dp.url.replace(/^http/, 'ws')}/client/?hub=authhub&id=${n.json.connectionToken}`,
+    { headers: { Authorization: `Bearer ${tc}` } });
+  await new Promise((r) => ws.on('close', r));
+  const dt = Date.now() - t0;
+  assert.ok(dt >= 1500 && dt < 6000, `closed after ${dt} ms`);
+});
