@@ -119,3 +119,44 @@ test('close on auth expiration (asrs.s.coae/aeo) and custom handshake timeout (a
   const dt = Date.now() - t0;
   assert.ok(dt >= 1500 && dt < 6000, `closed after ${dt} ms`);
 });
+
+test('disableLocalAuth refuses access-key tokens with a hint; key renewal invalidates the old key', { skip: !!process.env.SIGRID_DEV_SIGNALR }, async () => {
+  const s = dp.sigrid;
+  const ok = await clientToken(dp, 'authhub');
+  await s.cli(['signalr', 'update', '-g', 'local', '-n', 'default', '--disable-local-auth', 'true']);
+  try {
+    let r;
+    for (let i = 0; i < 50; i++) { // applied through the resource watch: allow a moment
+      r = await negotiate(ok);
+      if (r.status === 401) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assertRefused(r, /LocalAuthDisabled/, /disable/i);
+    const rr = await rest(dp, 'POST', '/api/hubs/authhub/:send', { target: 't', arguments: [] });
+    assertRefused(rr, /LocalAuthDisabled/);
+  } finally {
+    await s.cli(['signalr', 'update', '-g', 'local', '-n', 'default', '--disable-local-auth', 'false']);
+  }
+  let r2;
+  for (let i = 0; i < 50; i++) {
+    r2 = await negotiate(ok);
+    if (r2.status === 200) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(r2.status, 200);
+  // renew the secondary key: tokens signed with the old secondary stop working, primary still works
+  const old2 = await clientToken(dp, 'authhub', { key: dp.key2 });
+  assert.equal((await negotiate(old2)).status, 200);
+  const renewed = await s.cli(['signalr', 'key', 'renew', '-g', 'local', '-n', 'default', '--key-type', 'secondary']);
+  assert.notEqual(renewed.secondaryKey, dp.key2);
+  let r3;
+  for (let i = 0; i < 50; i++) {
+    r3 = await negotiate(old2);
+    if (r3.status === 401) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assertRefused(r3, /InvalidSignature/);
+  assert.equal((await negotiate(await clientToken(dp, 'authhub', { key: renewed.secondaryKey }))).status, 200);
+  assert.equal((await negotiate(ok)).status, 200);
+  dp.key2 = renewed.secondaryKey;
+});
