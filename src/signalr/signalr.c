@@ -27,6 +27,10 @@ static void handler(sg_http_req *r, void *ud)
 {
     sg_signalr *s = ud;
     sg_slice p = r->path;
+    if (r->method == SG_HTTP_OPTIONS && sg_http_req_header(r, "Origin")) {
+        sr_respond_preflight(r); /* CORS preflight: no token is sent with it */
+        return;
+    }
     if (sg_slice_starts(p, "/client")) {
         sg_slice sub = {p.p + 7, p.n - 7};
         if (sub.n == 0 || sub.p[0] == '/') {

@@ -406,7 +406,7 @@ void sr_auth_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, const
         {SG_SLICE_LIT("x-ms-error-code"), sg_slice_cstr(f->code)},
         {SG_SLICE_LIT("WWW-Authenticate"), SG_SLICE_LIT("Bearer")},
     };
-    sg_http_respond_ex(r, f->status ? f->status : 401, "application/json", h, 2,
+    sr_respond_ex(r, f->status ? f->status : 401, "application/json", h, 2,
                        body ? body : "{}", body ? strlen(body) : 2);
     free(body);
 }

@@ -103,13 +103,13 @@ static void lp_flush(sr_conn *c, int force_empty)
                                                          : "text/plain; charset=utf-8";
     if (!q || !q->head) {
         if (c->state == SR_ST_CLOSED)
-            sg_http_respond(r, 204, NULL, NULL, 0);
+            sr_respond(r, 204, NULL, NULL, 0);
         else
-            sg_http_respond(r, 200, ctype, "", 0);
+            sr_respond(r, 200, ctype, "", 0);
     } else if (q->head == q->tail) {
         /* one message: answer straight from the shared buffer */
         sg_rcbuf *b = q->head->b;
-        sg_http_respond(r, 200, ctype, b->data, b->len);
+        sr_respond(r, 200, ctype, b->data, b->len);
     } else {
         sg_buf all;
         sg_buf_init(&all, 0);
@@ -117,7 +117,7 @@ static void lp_flush(sr_conn *c, int force_empty)
             if (sg_buf_append(&all, n->b->data, n->b->len) != SG_OK)
                 break;
         }
-        sg_http_respond(r, 200, ctype, all.data ? all.data : "", all.len);
+        sr_respond(r, 200, ctype, all.data ? all.data : "", all.len);
         sg_buf_free(&all);
     }
     if (q) {
@@ -679,7 +679,7 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
         const char *e = "{\"error\":\"SignalR Service is now in 'Default' service mode. Current mode "
                         "works as a proxy that routes client traffic to the connected app servers. "
                         "However app servers are not connected.\"}";
-        sg_http_respond(r, 200, "application/json", e, strlen(e));
+        sr_respond(r, 200, "application/json", e, strlen(e));
         return;
     }
     if (s->nconns >= s->max_connections) {
@@ -767,7 +767,7 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     sg_buf_append_str(&b, "}");
     SG_LOGD("signalr", "event=negotiate conn=%s hub=%s version=%d stateful=%d", c->id, hubkey,
             v1, stateful);
-    sg_http_respond(r, 200, "application/json", b.data ? b.data : "{}", b.len);
+    sr_respond(r, 200, "application/json", b.data ? b.data : "{}", b.len);
     sg_buf_free(&b);
     return;
 oom_c:
@@ -871,7 +871,7 @@ static void sse_connect(sg_signalr *s, sg_http_req *r, sr_conn *c)
     }
     sg_http_header h[2] = {{SG_SLICE_LIT("Cache-Control"), SG_SLICE_LIT("no-cache")},
                            {SG_SLICE_LIT("X-Accel-Buffering"), SG_SLICE_LIT("no")}};
-    if (sg_http_stream_start(r, 200, "text/event-stream", h, 2) != SG_OK)
+    if (sr_stream_start(r, 200, "text/event-stream", h, 2) != SG_OK)
         return;
     sg_stream_limits lim = {s->out_soft, s->out_grace_ms, s->out_hard};
     sg_stream_set_limits(r->stream, &lim);
@@ -896,7 +896,7 @@ static void lp_poll(sg_signalr *s, sg_http_req *r, sr_conn *c)
         c->state = SR_ST_HANDSHAKE;
         c->state_ms = c->last_recv_ms = sg_mono_ms();
         /* the first poll only establishes the connection */
-        sg_http_respond(r, 200, "text/plain", "", 0);
+        sr_respond(r, 200, "text/plain", "", 0);
         return;
     }
     if (c->transport != SR_T_LP) {
@@ -908,7 +908,7 @@ static void lp_poll(sg_signalr *s, sg_http_req *r, sr_conn *c)
         sg_http_req *old = c->poll;
         c->poll = NULL;
         sg_http_req_on_abort(old, NULL, NULL);
-        sg_http_respond(old, 204, NULL, NULL, 0);
+        sr_respond(old, 204, NULL, NULL, 0);
     }
     c->poll = r;
     c->poll_ms = c->last_recv_ms = sg_mono_ms();
@@ -965,13 +965,13 @@ static void transport_request(sg_signalr *s, sg_http_req *r, const char *hubkey)
             return;
         }
         conn_recv(c, r->body.p, r->body.n);
-        sg_http_respond(r, 200, "text/plain", "", 0);
+        sr_respond(r, 200, "text/plain", "", 0);
         return;
     }
     if (r->method == SG_HTTP_DELETE) {
         if (c->state != SR_ST_CLOSED)
             sr_conn_close(c, NULL, 0);
-        sg_http_respond(r, 202, "text/plain", "", 0);
+        sr_respond(r, 202, "text/plain", "", 0);
         return;
     }
     sr_respond_error(r, 405, "MethodNotAllowed", "Method not allowed.", NULL);

@@ -295,6 +295,13 @@ int sr_hub_key(const char *hub, const char *app, char *out, size_t outlen);
 void sr_client_handle(sg_signalr *s, sg_http_req *r, sg_slice sub); /* /client/... */
 void sr_rest_handle(sg_signalr *s, sg_http_req *r);                 /* /api/... */
 
+/* Responses (add CORS headers when the request has an Origin) */
+int sr_respond(sg_http_req *r, int status, const char *ctype, const void *body, size_t n);
+int sr_respond_ex(sg_http_req *r, int status, const char *ctype, const sg_http_header *h, size_t nh,
+                  const void *body, size_t n);
+int sr_stream_start(sg_http_req *r, int status, const char *ctype, const sg_http_header *h, size_t nh);
+void sr_respond_preflight(sg_http_req *r);
+
 /* JSON error bodies */
 void sr_respond_error(sg_http_req *r, int status, const char *code, const char *message,
                       const char *target);

@@ -66,7 +66,7 @@ static int excl_parse(sg_slice q, sr_excl *ex)
 
 static void respond_empty(sg_http_req *r, int status)
 {
-    sg_http_respond(r, status, NULL, NULL, 0);
+    sr_respond(r, status, NULL, NULL, 0);
 }
 
 static void respond_notfound(sg_http_req *r, const char *code, const char *msg)

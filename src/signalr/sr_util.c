@@ -9,6 +9,59 @@
 #include <jansson.h>
 #include <string.h>
 
+/* CORS like Azure SignalR's default (any origin, with credentials): browsers call negotiate,
+ * SSE, long polling and REST cross-origin. WebSockets need none. */
+static size_t cors_headers(const sg_http_req *r, sg_http_header *out)
+{
+    const sg_slice *o = sg_http_req_header(r, "Origin");
+    if (!o || o->n == 0)
+        return 0;
+    out[0] = (sg_http_header){SG_SLICE_LIT("Access-Control-Allow-Origin"), *o};
+    out[1] = (sg_http_header){SG_SLICE_LIT("Access-Control-Allow-Credentials"), SG_SLICE_LIT("true")};
+    out[2] = (sg_http_header){SG_SLICE_LIT("Access-Control-Expose-Headers"), SG_SLICE_LIT("x-ms-error-code")};
+    out[3] = (sg_http_header){SG_SLICE_LIT("Vary"), SG_SLICE_LIT("Origin")};
+    return 4;
+}
+
+#define SR_MAX_HDRS 12
+
+int sr_respond_ex(sg_http_req *r, int status, const char *ctype, const sg_http_header *h, size_t nh,
+                  const void *body, size_t n)
+{
+    sg_http_header all[SR_MAX_HDRS];
+    size_t k = cors_headers(r, all);
+    for (size_t i = 0; i < nh && k < SR_MAX_HDRS; i++)
+        all[k++] = h[i];
+    return sg_http_respond_ex(r, status, ctype, all, k, body, n);
+}
+
+int sr_respond(sg_http_req *r, int status, const char *ctype, const void *body, size_t n)
+{
+    return sr_respond_ex(r, status, ctype, NULL, 0, body, n);
+}
+
+int sr_stream_start(sg_http_req *r, int status, const char *ctype, const sg_http_header *h, size_t nh)
+{
+    sg_http_header all[SR_MAX_HDRS];
+    size_t k = cors_headers(r, all);
+    for (size_t i = 0; i < nh && k < SR_MAX_HDRS; i++)
+        all[k++] = h[i];
+    return sg_http_stream_start(r, status, ctype, all, k);
+}
+
+void sr_respond_preflight(sg_http_req *r)
+{
+    sg_http_header h[3];
+    size_t k = 0;
+    h[k++] = (sg_http_header){SG_SLICE_LIT("Access-Control-Allow-Methods"),
+                              SG_SLICE_LIT("GET, POST, PUT, DELETE, HEAD, OPTIONS")};
+    const sg_slice *rh = sg_http_req_header(r, "Access-Control-Request-Headers");
+    if (rh && rh->n)
+        h[k++] = (sg_http_header){SG_SLICE_LIT("Access-Control-Allow-Headers"), *rh};
+    h[k++] = (sg_http_header){SG_SLICE_LIT("Access-Control-Max-Age"), SG_SLICE_LIT("86400")};
+    sr_respond_ex(r, 204, NULL, h, k, NULL, 0);
+}
+
 void sr_respond_error(sg_http_req *r, int status, const char *code, const char *message,
                       const char *target)
 {
@@ -23,14 +76,14 @@ void sr_respond_error(sg_http_req *r, int status, const char *code, const char *
         json_decref(o);
     }
     sg_http_header h[1] = {{SG_SLICE_LIT("x-ms-error-code"), sg_slice_cstr(code ? code : "Error")}};
-    sg_http_respond_ex(r, status, "application/json", h, 1, body ? body : "{}",
+    sr_respond_ex(r, status, "application/json", h, 1, body ? body : "{}",
                        body ? strlen(body) : 2);
     free(body); /* jansson allocates with malloc */
 }
 
 void sr_respond_text(sg_http_req *r, int status, const char *text)
 {
-    sg_http_respond(r, status, "text/plain; charset=utf-8", text, strlen(text));
+    sr_respond(r, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
 /* ---- messages --------------------------------------------------------------------------- */

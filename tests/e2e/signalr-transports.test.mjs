@@ -145,3 +145,24 @@ test('many messages keep their order on every transport', async () => {
     await Promise.all(cs.map((c) => c.stop()));
   }
 });
+
+test('CORS: preflight and negotiate answer browsers of any origin (with credentials)', async () => {
+  const origin = 'http://localhost:5173';
+  const pre = await request(`${dp.url}/client/negotiate?hub=chat&negotiateVersion=1`, {
+    method: 'OPTIONS',
+    headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,x-requested-with' },
+  });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers['access-control-allow-origin'], origin);
+  assert.equal(pre.headers['access-control-allow-credentials'], 'true');
+  assert.match(pre.headers['access-control-allow-headers'], /authorization/);
+  const tok = await clientToken(dp, 'chat');
+  const r = await request(`${dp.url}/client/negotiate?hub=chat&negotiateVersion=1`, {
+    method: 'POST', headers: { Origin: origin, Authorization: `Bearer ${tok}` },
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['access-control-allow-origin'], origin);
+  const e = await request(`${dp.url}/client/negotiate?hub=chat`, { method: 'POST', headers: { Origin: origin } });
+  assert.equal(e.status, 401);
+  assert.equal(e.headers['access-control-allow-origin'], origin);
+});
