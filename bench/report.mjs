@@ -92,7 +92,25 @@ for (const [subs, size] of fanCfgs) {
     `${ratio(rates.sigrid, rates.nchan)} | ${ratio(rates.sigrid, rates.ws)} | ${ratio(rates.sigrid, rates.socketio)} |`);
 }
 const mp = find('sigrid-msgpack', 'fanout:1000:64');
+const perCpu = (r) => (r && r.deliveries_per_s > 0 && r.server_cpu > 0.05 ? r.deliveries_per_s / r.server_cpu : 0);
 if (mp) p(`| 1,000 × 64 B, MessagePack subscribers | ${mp.deliveries_per_s > 0 ? fmtRate(mp.deliveries_per_s) : 'failed'}${problems(mp)} | | | | | | | |`);
+p();
+p('Deliveries per second of server CPU (deliveries/s ÷ the share of a core the server got): what one fully ' +
+  'available core would give if the server were the bottleneck. On a shared, busy machine this is the fairer ' +
+  'comparison; when the server CPU column below is near 100 % both tables agree.');
+p();
+p('| subscribers × payload | sigrid | nchan | ws | socket.io | sigrid / nchan | sigrid / ws | sigrid / socket.io |');
+p('|---|---|---|---|---|---|---|---|');
+const fanCpu = {};
+for (const [subs, size] of fanCfgs) {
+  const label = `fanout:${subs}:${size}`;
+  const v = {};
+  for (const s of ['sigrid', ...PEERS]) v[s] = perCpu(find(s, label, (x) => x.tool === 'loadgen'));
+  fanCpu[label] = v;
+  const c = (s) => (v[s] ? fmtRate(v[s], '/CPU-s') : '–');
+  p(`| ${num(subs)} × ${size} B | ${c('sigrid')} | ${c('nchan')} | ${c('ws')} | ${c('socketio')} | ` +
+    `${ratio(v.sigrid, v.nchan)} | ${ratio(v.sigrid, v.ws)} | ${ratio(v.sigrid, v.socketio)} |`);
+}
 p();
 p('Delivery latency under that load (p50 / p99, send timestamp in the payload to receipt) and CPU use ' +
   '(server = its core; load generator = core 1):');
@@ -148,19 +166,22 @@ p('First 10,000 connections on a fresh server, 256 in flight over 2 load-generat
   'connection, WebSocket upgrade on a second one (token checked again), hub handshake answered. Peer rows are a plain ' +
   'WebSocket upgrade (no negotiate, no token), for reference.');
 p();
-p('| client | connects/s | p50 connect | p99 connect |');
-p('|---|---|---|---|');
+p('| client | connects/s | p50 connect | p99 connect | server CPU (other processes) | connects per server CPU-s |');
+p('|---|---|---|---|---|---|');
 let sigConn = null;
+const cpuCell = (r) =>
+  (r.server_cpu >= 0 ? `${(100 * r.server_cpu).toFixed(0)} % (${r.other_cpu >= 0 ? (100 * r.other_cpu).toFixed(0) : '?'} %)` : '?') +
+  (r.connects_per_s && r.server_cpu > 0.05 ? ` | ${num(Math.round(r.connects_per_s / r.server_cpu))}` : r.connects_per_s ? ' | –' : '');
 {
   const r = find('sigrid', 'conns', (x) => x.step === 0);
   if (r) {
     sigConn = r.connects_per_s;
-    p(`| sigrid, access-key token | ${num(r.connects_per_s)}${problems(r)} | ${fmtUs(r.connect_p50_us)} | ${fmtUs(r.connect_p99_us)} |`);
-  } else p(`| sigrid, access-key token | ${why('sigrid', 'conns')} | | |`);
-  p(`| sigrid, Entra token | ${why('sigrid-entra', 'conns')} | | |`);
+    p(`| sigrid, access-key token | ${num(r.connects_per_s)}${problems(r)} | ${fmtUs(r.connect_p50_us)} | ${fmtUs(r.connect_p99_us)} | ${cpuCell(r)} |`);
+  } else p(`| sigrid, access-key token | ${why('sigrid', 'conns')} | | | | |`);
+  p(`| sigrid, Entra token | ${why('sigrid-entra', 'conns')} | | | | |`);
   for (const s of PEERS) {
     const q = find(s, 'conns', (x) => x.step === 0);
-    if (q) p(`| ${NAMES[s]} (WebSocket upgrade only) | ${num(q.connects_per_s)}${problems(q)} | ${fmtUs(q.connect_p50_us)} | ${fmtUs(q.connect_p99_us)} |`);
+    if (q) p(`| ${NAMES[s]} (WebSocket upgrade only) | ${num(q.connects_per_s)}${problems(q)} | ${fmtUs(q.connect_p50_us)} | ${fmtUs(q.connect_p99_us)} | ${cpuCell(q)} |`);
   }
 }
 p();
@@ -181,6 +202,8 @@ let imds = null;
     p(`| cached token answers/s | ${num(r.answers_per_s)}${problems(r)} |`);
     p(`| first-token latency | ${fmtUs(r.first_answer_us)} |`);
     p(`| p50 / p99 answer latency | ${fmtUs(r.lat_p50_us)} / ${fmtUs(r.lat_p99_us)} |`);
+    p(`| server CPU (other processes) | ${cpuCell(r)} |`);
+    if (r.server_cpu > 0.05) p(`| answers per server CPU-second | ${num(Math.round(r.answers_per_s / r.server_cpu))} |`);
   } else if (r) {
     p(`| cached token answers/s | failed${problems(r)} |`);
   } else {
@@ -196,12 +219,17 @@ p('| target | measured | met |');
 p('|---|---|---|');
 const t1 = fan['fanout:1000:64'] || {};
 const mark = (ok, have) => (!have ? '–' : ok ? 'yes' : '**no**');
-p(`| fan-out 1,000 × 64 B ≥ 8 × nchan | ${ratio(t1.sigrid, t1.nchan)} | ${mark(t1.sigrid >= 8 * t1.nchan, t1.sigrid && t1.nchan)} |`);
-p(`| fan-out 1,000 × 64 B ≥ 15 × ws | ${ratio(t1.sigrid, t1.ws)} | ${mark(t1.sigrid >= 15 * t1.ws, t1.sigrid && t1.ws)} |`);
+const c1 = fanCpu['fanout:1000:64'] || {};
+p(`| fan-out 1,000 × 64 B ≥ 8 × nchan | ${ratio(t1.sigrid, t1.nchan)} (per server CPU-s: ${ratio(c1.sigrid, c1.nchan)}) | ${mark(t1.sigrid >= 8 * t1.nchan, t1.sigrid && t1.nchan)} |`);
+p(`| fan-out 1,000 × 64 B ≥ 15 × ws | ${ratio(t1.sigrid, t1.ws)} (per server CPU-s: ${ratio(c1.sigrid, c1.ws)}) | ${mark(t1.sigrid >= 15 * t1.ws, t1.sigrid && t1.ws)} |`);
 const d19 = (dens[19000] || {}).sigrid;
 p(`| ≤ 2 KB RSS per idle connection at 19,000 | ${d19 ? fmtKB(d19) : '–'} | ${mark(d19 <= 2048, d19)} |`);
-p(`| ≥ 10,000 full SignalR connects/s (access key) | ${sigConn ? num(sigConn) : '–'} | ${mark(sigConn >= 10000, sigConn)} |`);
-p(`| ≥ 50,000 cached IMDS answers/s | ${imds ? num(imds) : '–'} | ${mark(imds >= 50000, imds)} |`);
+const sc0 = find('sigrid', 'conns', (x) => x.step === 0);
+const scCpu = sc0 && sc0.server_cpu > 0.05 ? Math.round(sc0.connects_per_s / sc0.server_cpu) : 0;
+p(`| ≥ 10,000 full SignalR connects/s (access key) | ${sigConn ? num(sigConn) : '–'}${scCpu ? ` (per server CPU-s: ${num(scCpu)})` : ''} | ${mark(sigConn >= 10000, sigConn)} |`);
+const im = find('sigrid', 'tokens:imds', (x) => x.tool === 'loadgen');
+const imCpu = im && im.server_cpu > 0.05 && im.answers_per_s ? Math.round(im.answers_per_s / im.server_cpu) : 0;
+p(`| ≥ 50,000 cached IMDS answers/s | ${imds ? num(imds) : '–'}${imCpu ? ` (per server CPU-s: ${num(imCpu)})` : ''} | ${mark(imds >= 50000, imds)} |`);
 
 const text = out.join('\n') + '\n';
 process.stdout.write(text);
