@@ -12,8 +12,10 @@
 
 #include <string.h>
 
-#define MAX_HELD 16           /* parsed requests waiting behind an unanswered one */
-#define MAX_REST (256 * 1024) /* bytes buffered while paused or after an upgrade request */
+#define MAX_HELD 16            /* parsed requests waiting behind an unanswered one */
+#define MAX_REST (256 * 1024)  /* bytes buffered while paused or after an upgrade request */
+#define OUT_HIGH (1024 * 1024) /* answers queued but unread: stop dispatching pipelined requests   \
+                                */
 
 enum { M_HELD = 0, M_ACTIVE = 1, M_STREAMING = 2, M_DETACHED = 3 };
 
@@ -464,6 +466,12 @@ static void conn_pump(sg__http_conn *c)
                 sg__http_msg_free(m);
                 c->closing = 1;
                 sg_stream_close(c->s, 1);
+                break;
+            }
+            if (sg_stream_queued(c->s) > OUT_HIGH) {
+                /* the peer is not reading its answers: hold the next request (and, once
+                 * MAX_HELD are parsed, reading) until the output drains */
+                sg__stream_want_drain(c->s);
                 break;
             }
             c->head_active = 1;

@@ -51,6 +51,9 @@ int sg__stream_accept(sg__netctx *ctx, uv_stream_t *listener, SSL_CTX *tls, sg_s
 void sg__stream_set_hooks(sg_stream *s, const sg__stream_hooks *h);
 /* Schedule hooks.on_defer for this loop turn (prepare or check). */
 void sg__stream_defer(sg_stream *s);
+/* Run hooks.on_defer once the queued output has drained to 256 KiB or less (output
+ * backpressure: stop producing, get called back when the peer has caught up). */
+void sg__stream_want_drain(sg_stream *s);
 /* Close with a specific reason (SG_OK, SG_ELIMIT, ...). */
 void sg__stream_close_reason(sg_stream *s, int reason, int graceful);
 /* Absolute deadline (uv_now based); 0 clears it. Past it the stream closes with SG_ETIMEDOUT.

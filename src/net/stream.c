@@ -35,7 +35,10 @@ enum {
     F_READING = 1 << 10,
     F_EOF = 1 << 11,
     F_TLS_SHUT = 1 << 12,
+    F_WANT_DRAIN = 1 << 13, /* run on_defer once queued bytes fall to DRAIN_LOW */
 };
+
+#define DRAIN_LOW (256 * 1024)
 
 typedef struct qent {
     sg_rcbuf *b;
@@ -632,6 +635,11 @@ static int stream_flush(sg_stream *s)
     }
     if (s->soft_since && sg_stream_queued(s) <= s->lim.soft_limit)
         s->soft_since = 0;
+    if ((s->flags & F_WANT_DRAIN) && sg_stream_queued(s) <= DRAIN_LOW) {
+        s->flags &= ~(uint32_t)F_WANT_DRAIN;
+        s->flags |= F_DEFER;
+        stream_mark(s);
+    }
     return s->q.count == 0 && q->count == 0;
 }
 
@@ -831,6 +839,11 @@ void sg__stream_defer(sg_stream *s)
 {
     s->flags |= F_DEFER;
     stream_mark(s);
+}
+
+void sg__stream_want_drain(sg_stream *s)
+{
+    s->flags |= F_WANT_DRAIN;
 }
 
 void sg__stream_set_deadline(sg_stream *s, uint64_t when_ms)

@@ -111,6 +111,12 @@ static void handler(sg_http_req *r, void *ud)
         uv_timer_init(sg_stream_loop(r->stream), &f->t);
         f->t.data = f;
         uv_timer_start(&f->t, flood_tick, 1, 5);
+    } else if (sg_slice_eq(r->path, "/bp")) {
+        static char body[256 * 1024];
+        memset(body, 'q', sizeof body);
+        sg_stream_limits lim = {0, 0, 4 * 1024 * 1024};
+        sg_stream_set_limits(r->stream, &lim);
+        sg_http_respond(r, 200, "application/octet-stream", body, sizeof body);
     } else if (sg_slice_eq(r->path, "/query")) {
         sg_http_respond(r, 200, "text/plain", r->query.p, r->query.n);
     } else {
@@ -380,6 +386,28 @@ static void test_conn_cap_and_timeouts(void **st)
     assert_int_equal(th_server_stop(&t), 0);
 }
 
+static void test_pipelined_backpressure(void **st)
+{
+    (void)st;
+    /* 40 pipelined requests for 256 KiB each (10 MiB) with a 4 MiB hard limit: the server must
+     * stop answering while the client does not read, instead of hitting the limit. */
+    int fd = cli_connect(g_srv.port);
+    char req[64 * 40];
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(req + n, sizeof req - n, "GET /bp HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(cli_send(fd, req, n), 0);
+    usleep(300000);
+    for (int i = 0; i < 40; i++) {
+        cli_resp r;
+        assert_int_equal(cli_read_resp(fd, &r, 0), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, 256 * 1024);
+        cli_resp_free(&r);
+    }
+    close(fd);
+}
+
 static void test_junk_then_serve(void **st)
 {
     (void)st;
@@ -440,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_slow_consumer),
         cmocka_unit_test(test_slow_consumer_soft),
         cmocka_unit_test(test_conn_cap_and_timeouts),
+        cmocka_unit_test(test_pipelined_backpressure),
         cmocka_unit_test(test_junk_then_serve),
         cmocka_unit_test(test_curl_keepalive),
     };
