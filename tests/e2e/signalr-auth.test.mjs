@@ -101,7 +101,7 @@ test('transport requests are authenticated too', async () => {
   assert.equal(r4.status, 400);
 });
 
-test('close on auth expiration (asrs.s.coae/aeo) and custom handshake timeout (asrs.s.cht)', async () => {
+test('close on auth expiration (asrs.s.coae/aeo) and custom handshake timeout (asrs.s.cht)', { timeout: 30000 }, async () => {
   const aeo = Math.floor(Date.now() / 1000) + 2;
   const t = await clientToken(dp, 'authhub', { extra: { 'asrs.s.coae': 'true', 'asrs.s.aeo': String(aeo) } });
   const c = await connect(dp, { hub: 'authhub', token: t });
@@ -120,7 +120,7 @@ test('close on auth expiration (asrs.s.coae/aeo) and custom handshake timeout (a
   assert.ok(dt >= 1500 && dt < 6000, `closed after ${dt} ms`);
 });
 
-test('disableLocalAuth refuses access-key tokens with a hint; key renewal invalidates the old key', { skip: !!process.env.SIGRID_DEV_SIGNALR }, async () => {
+test('disableLocalAuth refuses access-key tokens with a hint; key renewal invalidates the old key', { skip: !!process.env.SIGRID_DEV_SIGNALR, timeout: 60000 }, async () => {
   const s = dp.sigrid;
   const ok = await clientToken(dp, 'authhub');
   await s.cli(['signalr', 'update', '-g', 'local', '-n', 'default', '--disable-local-auth', 'true']);

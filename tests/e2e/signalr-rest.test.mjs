@@ -140,7 +140,7 @@ test('user <-> group membership (also for offline users, with ttl), existence ch
   }
 });
 
-test('DELETE connection closes it with the reason; closeConnections with excluded', async () => {
+test('DELETE connection closes it with the reason; closeConnections with excluded', { timeout: 30000 }, async () => {
   const v = await connect(dp, { hub: HUB, user: 'victim' });
   const closed = new Promise((r) => v.onclose(r));
   const r = await rest(dp, 'DELETE', `/api/hubs/${HUB}/connections/${v.connectionId}?reason=${encodeURIComponent('kicked by test')}`);

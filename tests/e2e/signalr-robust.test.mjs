@@ -67,7 +67,7 @@ test('junk bytes and half-open TCP sockets disturb nobody', async () => {
   await bystanderStillFine();
 });
 
-test('protocol garbage closes only that connection, with a Close message', async () => {
+test('protocol garbage closes only that connection, with a Close message', { timeout: 30000 }, async () => {
   const a = await rawWs('robust');
   a.ws.send('this is not json\x1e');
   const code = await a.closed;
@@ -84,7 +84,7 @@ test('protocol garbage closes only that connection, with a Close message', async
   await bystanderStillFine();
 });
 
-test('an oversized client message closes that client with an error, others continue', async () => {
+test('an oversized client message closes that client with an error, others continue', { timeout: 30000 }, async () => {
   const big = await connect(dp, { hub: 'robust' });
   const closed = new Promise((r) => big.onclose(r));
   big.send('huge', 'x'.repeat(40 * 1024)).catch(() => {});
@@ -106,7 +106,7 @@ test('a WebSocket that never sends the handshake is closed after the handshake t
   await bystanderStillFine();
 });
 
-test('stateful reconnect: a dropped WebSocket loses no message', async () => {
+test('stateful reconnect: a dropped WebSocket loses no message', { timeout: 60000 }, async () => {
   const c = await connect(dp, { hub: 'stateful', stateful: true });
   const got = collect(c);
   const id = c.connectionId;
@@ -137,7 +137,7 @@ test('stateful reconnect: a dropped WebSocket loses no message', async () => {
   await c.stop();
 });
 
-test('shutdown sends every client a Close message; a restart keeps the keys', { skip: !!process.env.SIGRID_DEV_SIGNALR }, async () => {
+test('shutdown sends every client a Close message; a restart keeps the keys', { skip: !!process.env.SIGRID_DEV_SIGNALR, timeout: 90000 }, async () => {
   const ws = await connect(dp, { hub: 'bye' });
   const sse = await connect(dp, { hub: 'bye', transport: 'sse' });
   const lp = await connect(dp, { hub: 'bye', transport: 'lp' });
