@@ -25,7 +25,7 @@ typedef struct uri {
     char scheme[6];
     const char *host;
     size_t hostn;
-    int port; /* 0 = none */
+    int port;         /* 0 = none */
     const char *rest; /* path (+query/fragment), may be "" */
     size_t restn;
 } uri;
@@ -36,7 +36,10 @@ static void seterr(char *err, size_t errlen, const char *msg)
         sg_snprintf(err, errlen, "%s", msg);
 }
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 static void trim(const char **p, size_t *n)
 {
@@ -114,7 +117,10 @@ static int parse_uri(const char *s, size_t n, uri *u)
     return 0;
 }
 
-static int default_port(const char *scheme) { return strcmp(scheme, "https") == 0 ? 443 : 80; }
+static int default_port(const char *scheme)
+{
+    return strcmp(scheme, "https") == 0 ? 443 : 80;
+}
 
 /* scheme://host[:port]<rest>, host lower-cased, default port omitted, trailing '/' trimmed. */
 static char *uri_string(const uri *u, int port)
@@ -175,12 +181,18 @@ static int version_ok(const char *v, size_t n)
 const char *sg_connstr_cred_name(sg_connstr_cred c)
 {
     switch (c) {
-    case SG_CRED_ACCESS_KEY: return "accessKey";
-    case SG_CRED_DEFAULT: return "default";
-    case SG_CRED_MI_SYSTEM: return "managedIdentity(system)";
-    case SG_CRED_MI_USER: return "managedIdentity(user)";
-    case SG_CRED_APP_SECRET: return "clientSecret";
-    case SG_CRED_APP_CERT: return "clientCertificate";
+    case SG_CRED_ACCESS_KEY:
+        return "accessKey";
+    case SG_CRED_DEFAULT:
+        return "default";
+    case SG_CRED_MI_SYSTEM:
+        return "managedIdentity(system)";
+    case SG_CRED_MI_USER:
+        return "managedIdentity(user)";
+    case SG_CRED_APP_SECRET:
+        return "clientSecret";
+    case SG_CRED_APP_CERT:
+        return "clientCertificate";
     }
     return "unknown";
 }
@@ -189,9 +201,9 @@ void sg_connstr_free(sg_connstr *c)
 {
     if (!c)
         return;
-    char **fields[] = {&c->endpoint,  &c->scheme,      &c->host,          &c->audience_base,
+    char **fields[] = {&c->endpoint,        &c->scheme,          &c->host,       &c->audience_base,
                        &c->client_endpoint, &c->server_endpoint, &c->access_key, &c->version,
-                       &c->auth_type, &c->client_id,   &c->tenant_id,     &c->client_secret,
+                       &c->auth_type,       &c->client_id,       &c->tenant_id,  &c->client_secret,
                        &c->client_cert};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         sg_free(*fields[i]);
@@ -234,7 +246,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
         trim(&p.v, &p.vn);
         for (size_t j = 0; j < np; j++) {
             if (props[j].kn == p.kn && strncasecmp(props[j].k, p.k, p.kn) == 0) {
-                sg_snprintf(msg, sizeof(msg), "Duplicate properties found in connection string: %.*s.",
+                sg_snprintf(msg, sizeof(msg),
+                            "Duplicate properties found in connection string: %.*s.",
                             (int)(p.kn > 200 ? 200 : p.kn), p.k);
                 seterr(err, errlen, msg);
                 return SG_EINVAL;
@@ -267,8 +280,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
 
     const kv *ver = find(props, np, "version");
     if (ver && !version_ok(ver->v, ver->vn)) {
-        sg_snprintf(msg, sizeof(msg), "Version %.*s is not supported.", (int)(ver->vn > 200 ? 200 : ver->vn),
-                    ver->v);
+        sg_snprintf(msg, sizeof(msg), "Version %.*s is not supported.",
+                    (int)(ver->vn > 200 ? 200 : ver->vn), ver->v);
         seterr(err, errlen, msg);
         return SG_EINVAL;
     }
@@ -285,7 +298,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
         int64_t pval;
         if (pvn == 0 || sg_parse_i64(pv, pvn, &pval) || pval <= 0 || pval > 65535) {
             seterr(err, errlen,
-                   "Invalid value for port property, it must be an positive integer between (0, 65536)");
+                   "Invalid value for port property, it must be an positive integer between (0, "
+                   "65536)");
             return SG_EINVAL;
         }
         port = (int)pval;
@@ -299,7 +313,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
     }
     const kv *sep = find(props, np, "serverendpoint");
     if (sep && parse_uri(sep->v, sep->vn, &su)) {
-        sg_snprintf(msg, sizeof(msg), "ServerEndpoint property in connection string is not a valid URI: %.*s.",
+        sg_snprintf(msg, sizeof(msg),
+                    "ServerEndpoint property in connection string is not a valid URI: %.*s.",
                     (int)(sep->vn > 300 ? 300 : sep->vn), sep->v);
         seterr(err, errlen, msg);
         return SG_EINVAL;
@@ -328,7 +343,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
             else if (cert)
                 cred = SG_CRED_APP_CERT;
             else {
-                seterr(err, errlen, "Connection string missing required properties clientSecret or clientCert.");
+                seterr(err, errlen,
+                       "Connection string missing required properties clientSecret or clientCert.");
                 return SG_EINVAL;
             }
         } else {
@@ -350,7 +366,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
         else if (cert)
             cred = SG_CRED_APP_CERT;
         else {
-            seterr(err, errlen, "Connection string missing required properties clientSecret or clientCert.");
+            seterr(err, errlen,
+                   "Connection string missing required properties clientSecret or clientCert.");
             return SG_EINVAL;
         }
     } else if (at && strcmp(at_l, "azure.msi") == 0) {
@@ -392,8 +409,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
             goto fail;
     }
     if (dupv(key, &out->access_key) || dupv(ver, &out->version) || dupv(at, &out->auth_type) ||
-        dupv(cid, &out->client_id) || dupv(tid, &out->tenant_id) || dupv(sec, &out->client_secret) ||
-        dupv(cert, &out->client_cert))
+        dupv(cid, &out->client_id) || dupv(tid, &out->tenant_id) ||
+        dupv(sec, &out->client_secret) || dupv(cert, &out->client_cert))
         goto fail;
     if (out->auth_type)
         sg_str_lower(out->auth_type);

@@ -19,12 +19,12 @@
 
 /* The credential the string asks for (resolved from AuthType and the id/secret keys). */
 typedef enum sg_connstr_cred {
-    SG_CRED_ACCESS_KEY = 1,  /* no AuthType: AccessKey (required) */
-    SG_CRED_DEFAULT = 2,     /* AuthType=azure: DefaultAzureCredential */
-    SG_CRED_MI_SYSTEM = 3,   /* azure.msi without ClientId; aad with nothing */
-    SG_CRED_MI_USER = 4,     /* azure.msi with ClientId; aad with ClientId only */
-    SG_CRED_APP_SECRET = 5,  /* azure.app / aad with ClientId+TenantId+ClientSecret */
-    SG_CRED_APP_CERT = 6,    /* azure.app / aad with ClientId+TenantId+ClientCert */
+    SG_CRED_ACCESS_KEY = 1, /* no AuthType: AccessKey (required) */
+    SG_CRED_DEFAULT = 2,    /* AuthType=azure: DefaultAzureCredential */
+    SG_CRED_MI_SYSTEM = 3,  /* azure.msi without ClientId; aad with nothing */
+    SG_CRED_MI_USER = 4,    /* azure.msi with ClientId; aad with ClientId only */
+    SG_CRED_APP_SECRET = 5, /* azure.app / aad with ClientId+TenantId+ClientSecret */
+    SG_CRED_APP_CERT = 6,   /* azure.app / aad with ClientId+TenantId+ClientCert */
 } sg_connstr_cred;
 
 /* Parsed connection string. All strings are owned (sg_malloc'd, NUL-terminated) and freed by
@@ -44,7 +44,7 @@ typedef struct sg_connstr {
     char *client_id;
     char *tenant_id;
     char *client_secret;
-    char *client_cert;     /* key "ClientCert" (docs' "ClientCertPath" is not recognised) */
+    char *client_cert; /* key "ClientCert" (docs' "ClientCertPath" is not recognised) */
     sg_connstr_cred cred;
 } sg_connstr;
 

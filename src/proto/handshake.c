@@ -110,12 +110,14 @@ int sg_handshake_check(const sg_handshake_req *req, char *err, size_t errlen)
 {
     if (req->protocol == SG_HUB_PROTO_UNKNOWN) {
         if (err && errlen)
-            sg_snprintf(err, errlen, "Requested protocol '%s' is not available.", req->protocol_name);
+            sg_snprintf(err, errlen, "Requested protocol '%s' is not available.",
+                        req->protocol_name);
         return SG_EUNSUPPORTED;
     }
     if (req->version != 1) {
         if (err && errlen)
-            sg_snprintf(err, errlen, "The server does not support version %lld of the '%s' protocol.",
+            sg_snprintf(err, errlen,
+                        "The server does not support version %lld of the '%s' protocol.",
                         (long long)req->version, req->protocol_name);
         return SG_EUNSUPPORTED;
     }
@@ -130,7 +132,10 @@ int sg_handshake_write_request(sg_buf *out, sg_hub_protocol p, int version)
                           version);
 }
 
-int sg_handshake_write_ok(sg_buf *out) { return sg_buf_append(out, "{}\x1e", 3); }
+int sg_handshake_write_ok(sg_buf *out)
+{
+    return sg_buf_append(out, "{}\x1e", 3);
+}
 
 int sg_handshake_write_error(sg_buf *out, const char *msg)
 {

@@ -33,13 +33,27 @@ int sg__json_append_string(sg_buf *out, const char *s, size_t n)
         char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
         size_t el = 2;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             esc[1] = 'u';
             esc[2] = '0';
@@ -101,7 +115,8 @@ static int write_value(const json_t *v, sg_buf *out, int depth)
                 rc = sg_buf_append_byte(out, ',');
             first = 0;
             if (rc == 0)
-                rc = sg__json_append_string(out, json_object_iter_key(it), json_object_iter_key_len(it));
+                rc = sg__json_append_string(out, json_object_iter_key(it),
+                                            json_object_iter_key_len(it));
             if (rc == 0)
                 rc = sg_buf_append_byte(out, ':');
             if (rc == 0)
@@ -167,7 +182,10 @@ int sg_hub_json_write_value(const json_t *v, sg_buf *out)
     return rc;
 }
 
-static int put_key(sg_buf *out, const char *k) { return sg_buf_appendf(out, ",\"%s\":", k); }
+static int put_key(sg_buf *out, const char *k)
+{
+    return sg_buf_appendf(out, ",\"%s\":", k);
+}
 
 static int put_str_field(sg_buf *out, const char *k, const char *v)
 {
@@ -306,7 +324,8 @@ static int check_tree(const json_t *v, walk *w, unsigned depth, const char **why
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
             if (++w->elems > w->lim->max_elements) {
                 *why = "too many elements";
                 return SG_ELIMIT;
@@ -410,7 +429,8 @@ static int parse_fields(json_t *o, sg_hub_msg *m, const char **why)
                             type == SG_HUB_STREAM_INVOCATION || type == SG_HUB_CANCEL_INVOCATION;
     if (type <= SG_HUB_CANCEL_INVOCATION) {
         rc = get_string(o, "invocationId", id_required, &m->invocation_id, why,
-                        "missing required property 'invocationId'", "'invocationId' is not a string");
+                        "missing required property 'invocationId'",
+                        "'invocationId' is not a string");
         if (rc < 0)
             return rc;
     }

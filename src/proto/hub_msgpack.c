@@ -127,8 +127,9 @@ static int read_value(rd *r, unsigned depth, json_t **out)
                 key = (const char *)k.p;
                 klen = k.len;
             } else if (k.kind == SG__MP_INT || k.kind == SG__MP_UINT) {
-                int n = k.kind == SG__MP_INT ? sg_snprintf(num, sizeof(num), "%lld", (long long)k.i)
-                                             : sg_snprintf(num, sizeof(num), "%llu", (unsigned long long)k.u);
+                int n = k.kind == SG__MP_INT
+                            ? sg_snprintf(num, sizeof(num), "%lld", (long long)k.i)
+                            : sg_snprintf(num, sizeof(num), "%llu", (unsigned long long)k.u);
                 if (n < 0) {
                     rc = SG_EINTERNAL;
                     break;
@@ -218,8 +219,8 @@ static int read_headers(rd *r, sg_hub_msg *m)
             return fail(r, SG_EPROTO, "header value is not a string");
         if (kl > r->lim->max_string || vl > r->lim->max_string)
             return fail(r, SG_ETOOBIG, "string too long");
-        if (!sg_utf8_valid((const unsigned char *)k, kl) || !sg_utf8_valid((const unsigned char *)v, vl) ||
-            memchr(k, 0, kl))
+        if (!sg_utf8_valid((const unsigned char *)k, kl) ||
+            !sg_utf8_valid((const unsigned char *)v, vl) || memchr(k, 0, kl))
             return fail(r, SG_EPROTO, "invalid UTF-8 in header");
         json_t *js = json_stringn_nocheck(v, vl);
         if (!js || json_object_setn_new_nocheck(h, k, kl, js))
@@ -409,7 +410,10 @@ int sg_hub_msgpack_parse(const void *buf, size_t len, const sg_hub_limits *limit
 
 /* ---------------------------------------------------------------- writer */
 
-static int pk_rc(int r) { return r == 0 ? 0 : SG_ENOMEM; }
+static int pk_rc(int r)
+{
+    return r == 0 ? 0 : SG_ENOMEM;
+}
 
 static int write_value(msgpack_packer *pk, const json_t *v, int depth)
 {

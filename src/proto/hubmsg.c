@@ -15,10 +15,9 @@ const char sg_hub_json_ping[] = "{\"type\":6}\x1e";
 
 const char *sg_hub_type_name(int type)
 {
-    static const char *const names[] = {"Unknown",          "Invocation", "StreamItem",
-                                        "Completion",       "StreamInvocation",
-                                        "CancelInvocation", "Ping",       "Close",
-                                        "Ack",              "Sequence"};
+    static const char *const names[] = {
+        "Unknown",          "Invocation", "StreamItem", "Completion", "StreamInvocation",
+        "CancelInvocation", "Ping",       "Close",      "Ack",        "Sequence"};
     if (type < 1 || type > 9)
         return names[0];
     return names[type];
@@ -47,7 +46,10 @@ void sg__hub_limits_resolve(const struct sg_hub_limits *in, struct sg_hub_limits
         out->max_string = in->max_string;
 }
 
-void sg_hub_msg_init(sg_hub_msg *m) { memset(m, 0, sizeof(*m)); }
+void sg_hub_msg_init(sg_hub_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+}
 
 void sg_hub_msg_clear(sg_hub_msg *m)
 {
@@ -105,8 +107,8 @@ int sg_hub_invocation_encode(const char *target, const json_t *arguments, const 
     sg_hub_msg m;
     sg_hub_msg_init(&m);
     m.type = SG_HUB_INVOCATION;
-    m.target = (char *)target;              /* borrowed: writers only read */
-    m.arguments = (json_t *)arguments;      /* borrowed */
+    m.target = (char *)target;               /* borrowed: writers only read */
+    m.arguments = (json_t *)arguments;       /* borrowed */
     m.invocation_id = (char *)invocation_id; /* borrowed */
     sg_buf b;
     sg_buf_init(&b, 0);
@@ -166,7 +168,10 @@ static json_t *tag_new(const char *tag, const char *prefix2, size_t p2len, const
     return v;
 }
 
-json_t *sg_hub_bin_new(const void *p, size_t n) { return tag_new(SG__BIN_TAG, NULL, 0, p, n); }
+json_t *sg_hub_bin_new(const void *p, size_t n)
+{
+    return tag_new(SG__BIN_TAG, NULL, 0, p, n);
+}
 
 json_t *sg_hub_ext_new(int8_t type, const void *p, size_t n)
 {
@@ -229,7 +234,10 @@ int sg__hub_tag_decode(const json_t *v, const char *tag, int8_t *ext_type, uint8
     return 1;
 }
 
-int sg_hub_is_bin(const json_t *v) { return sg__hub_tag_decode(v, SG__BIN_TAG, NULL, NULL, NULL) == 1; }
+int sg_hub_is_bin(const json_t *v)
+{
+    return sg__hub_tag_decode(v, SG__BIN_TAG, NULL, NULL, NULL) == 1;
+}
 
 int sg_hub_bin_get(const json_t *v, uint8_t **p, size_t *n)
 {

@@ -77,20 +77,20 @@ typedef enum sg_hub_completion_kind {
  * point them at your own data and reset them to NULL before clearing — writers only read). */
 typedef struct sg_hub_msg {
     sg_hub_type type;
-    json_t *headers;           /* object string→string, or NULL (not on Ping) */
-    char *invocation_id;       /* Invocation: optional (NULL = non-blocking); StreamItem,
-                                  Completion, StreamInvocation, CancelInvocation: required */
-    char *target;              /* Invocation, StreamInvocation */
-    json_t *arguments;         /* Invocation, StreamInvocation: array (required) */
-    char **stream_ids;         /* Invocation, StreamInvocation: optional, n_stream_ids entries */
+    json_t *headers;     /* object string→string, or NULL (not on Ping) */
+    char *invocation_id; /* Invocation: optional (NULL = non-blocking); StreamItem,
+                            Completion, StreamInvocation, CancelInvocation: required */
+    char *target;        /* Invocation, StreamInvocation */
+    json_t *arguments;   /* Invocation, StreamInvocation: array (required) */
+    char **stream_ids;   /* Invocation, StreamInvocation: optional, n_stream_ids entries */
     size_t n_stream_ids;
-    json_t *item;              /* StreamItem (json null allowed, never NULL after parse) */
+    json_t *item;                      /* StreamItem (json null allowed, never NULL after parse) */
     sg_hub_completion_kind completion; /* Completion */
-    json_t *result;            /* Completion kind RESULT */
-    char *error;               /* Completion kind ERROR (required there); Close (optional) */
-    int allow_reconnect;       /* Close: 0/1 */
-    int has_allow_reconnect;   /* Close: 1 if the field was present / should be written */
-    uint64_t sequence_id;      /* Ack, Sequence */
+    json_t *result;                    /* Completion kind RESULT */
+    char *error;             /* Completion kind ERROR (required there); Close (optional) */
+    int allow_reconnect;     /* Close: 0/1 */
+    int has_allow_reconnect; /* Close: 1 if the field was present / should be written */
+    uint64_t sequence_id;    /* Ack, Sequence */
 
     /* Set by parsers: the complete framed message inside the caller's input buffer
      * (borrowed; valid only as long as that buffer is unchanged). Ignored by writers. */

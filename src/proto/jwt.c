@@ -31,10 +31,14 @@
 const char *sg_jwt_alg_name(sg_jwt_alg a)
 {
     switch (a) {
-    case SG_JWT_HS256: return "HS256";
-    case SG_JWT_HS512: return "HS512";
-    case SG_JWT_RS256: return "RS256";
-    default: return NULL;
+    case SG_JWT_HS256:
+        return "HS256";
+    case SG_JWT_HS512:
+        return "HS512";
+    case SG_JWT_RS256:
+        return "RS256";
+    default:
+        return NULL;
     }
 }
 
@@ -54,21 +58,32 @@ sg_jwt_alg sg_jwt_alg_from_name(const char *name)
 const char *sg_jwt_status_name(sg_jwt_status s)
 {
     switch (s) {
-    case SG_JWT_OK: return "ok";
-    case SG_JWT_MALFORMED: return "malformed";
-    case SG_JWT_TOO_LONG: return "too_long";
-    case SG_JWT_BAD_ALG: return "bad_alg";
-    case SG_JWT_UNKNOWN_KID: return "unknown_kid";
-    case SG_JWT_BAD_SIGNATURE: return "bad_signature";
-    case SG_JWT_EXPIRED: return "expired";
-    case SG_JWT_NOT_YET_VALID: return "not_yet_valid";
-    case SG_JWT_NO_EXP: return "no_exp";
-    case SG_JWT_BAD_AUDIENCE: return "bad_audience";
+    case SG_JWT_OK:
+        return "ok";
+    case SG_JWT_MALFORMED:
+        return "malformed";
+    case SG_JWT_TOO_LONG:
+        return "too_long";
+    case SG_JWT_BAD_ALG:
+        return "bad_alg";
+    case SG_JWT_UNKNOWN_KID:
+        return "unknown_kid";
+    case SG_JWT_BAD_SIGNATURE:
+        return "bad_signature";
+    case SG_JWT_EXPIRED:
+        return "expired";
+    case SG_JWT_NOT_YET_VALID:
+        return "not_yet_valid";
+    case SG_JWT_NO_EXP:
+        return "no_exp";
+    case SG_JWT_BAD_AUDIENCE:
+        return "bad_audience";
     }
     return "unknown";
 }
 
-__attribute__((format(printf, 3, 4))) static int jfail(sg_jwt_error *err, sg_jwt_status st, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int jfail(sg_jwt_error *err, sg_jwt_status st,
+                                                       const char *fmt, ...)
 {
     if (err) {
         err->status = st;
@@ -78,9 +93,12 @@ __attribute__((format(printf, 3, 4))) static int jfail(sg_jwt_error *err, sg_jwt
         va_end(ap);
     }
     switch (st) {
-    case SG_JWT_TOO_LONG: return SG_ETOOBIG;
-    case SG_JWT_MALFORMED: return SG_EINVAL;
-    default: return SG_EAUTH;
+    case SG_JWT_TOO_LONG:
+        return SG_ETOOBIG;
+    case SG_JWT_MALFORMED:
+        return SG_EINVAL;
+    default:
+        return SG_EAUTH;
     }
 }
 
@@ -222,8 +240,8 @@ static int b64url_chars(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
             return 0;
     }
     return 1;
@@ -238,12 +256,14 @@ static int parse_token(const char *token, size_t len, size_t max_len, sg_jwt *ou
     if (max_len == 0)
         max_len = SG_JWT_MAX_LEN;
     if (len > max_len)
-        return jfail(err, SG_JWT_TOO_LONG, "token is %zu characters, the limit is %zu", len, max_len);
+        return jfail(err, SG_JWT_TOO_LONG, "token is %zu characters, the limit is %zu", len,
+                     max_len);
     const char *d1 = memchr(token, '.', len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
     if (!d1 || !d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)))
         return jfail(err, SG_JWT_MALFORMED, "token is not three dot-separated parts");
-    size_t hl = (size_t)(d1 - token), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - token);
+    size_t hl = (size_t)(d1 - token), pl = (size_t)(d2 - d1 - 1),
+           sl = len - (size_t)(d2 + 1 - token);
     if (!b64url_chars(token, hl) || !b64url_chars(d1 + 1, pl) || !b64url_chars(d2 + 1, sl))
         return jfail(err, SG_JWT_MALFORMED, "token part is not base64url");
     out->header = decode_json_part(token, hl);
@@ -276,7 +296,8 @@ static int parse_token(const char *token, size_t len, size_t max_len, sg_jwt *ou
     return SG_OK;
 }
 
-int sg_jwt_decode_unverified(const char *token, size_t len, size_t max_len, sg_jwt *out, sg_jwt_error *err)
+int sg_jwt_decode_unverified(const char *token, size_t len, size_t max_len, sg_jwt *out,
+                             sg_jwt_error *err)
 {
     int rc = parse_token(token, len, max_len, out, NULL, err);
     if (rc)
@@ -307,7 +328,8 @@ int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size
                      const sg_jwt_verify_opts *opts, sg_jwt *out, sg_jwt_error *err)
 {
     parts pt;
-    unsigned allowed = opts && (opts->algs & SG_JWT_HS_ANY) ? (opts->algs & SG_JWT_HS_ANY) : SG_JWT_HS_ANY;
+    unsigned allowed =
+        opts && (opts->algs & SG_JWT_HS_ANY) ? (opts->algs & SG_JWT_HS_ANY) : SG_JWT_HS_ANY;
     int rc = parse_token(token, len, opts ? opts->max_len : 0, out, &pt, err);
     if (rc)
         return rc;
@@ -321,7 +343,8 @@ int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size
         unsigned int ml = 0;
         if (!keys[i].key || keys[i].len == 0 || keys[i].len > INT32_MAX)
             continue;
-        if (!HMAC(md, keys[i].key, (int)keys[i].len, (const unsigned char *)pt.tok, pt.signed_len, mac, &ml)) {
+        if (!HMAC(md, keys[i].key, (int)keys[i].len, (const unsigned char *)pt.tok, pt.signed_len,
+                  mac, &ml)) {
             rc = jfail(err, SG_JWT_BAD_SIGNATURE, "HMAC computation failed");
             rc = SG_EINTERNAL;
             goto fail;
@@ -332,8 +355,8 @@ int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size
     }
     OPENSSL_cleanse(mac, sizeof(mac));
     if (matched < 0) {
-        rc = jfail(err, SG_JWT_BAD_SIGNATURE, "signature verification failed (%zu candidate key%s)", nkeys,
-                   nkeys == 1 ? "" : "s");
+        rc = jfail(err, SG_JWT_BAD_SIGNATURE, "signature verification failed (%zu candidate key%s)",
+                   nkeys, nkeys == 1 ? "" : "s");
         goto fail;
     }
     out->key_index = (size_t)matched;
@@ -432,7 +455,10 @@ int sg_jwt_rsa_set_cert(sg_jwt_rsa *k, const void *der, size_t len)
     return SG_OK;
 }
 
-const char *sg_jwt_rsa_kid(const sg_jwt_rsa *k) { return k->kid; }
+const char *sg_jwt_rsa_kid(const sg_jwt_rsa *k)
+{
+    return k->kid;
+}
 
 void sg_jwt_rsa_free(sg_jwt_rsa *k)
 {
@@ -473,7 +499,8 @@ int sg_jwt_rsa_public_jwk(const sg_jwt_rsa *k, json_t **out)
     int rc = SG_ENOMEM;
     if (!n || !e || !j)
         goto fail;
-    if (json_object_set_new(j, "kty", json_string("RSA")) || json_object_set_new(j, "use", json_string("sig")) ||
+    if (json_object_set_new(j, "kty", json_string("RSA")) ||
+        json_object_set_new(j, "use", json_string("sig")) ||
         json_object_set_new(j, "kid", json_string(k->kid)))
         goto fail;
     json_object_set_new(j, "n", n);
@@ -487,7 +514,8 @@ int sg_jwt_rsa_public_jwk(const sg_jwt_rsa *k, json_t **out)
         sg_b64_encode(k->cert, k->cert_len, s, cap);
         json_t *x5c = json_pack("[s]", s);
         sg_free(s);
-        if (!x5c || json_object_set_new(j, "x5c", x5c) || json_object_set_new(j, "x5t", json_string(k->x5t)))
+        if (!x5c || json_object_set_new(j, "x5c", x5c) ||
+            json_object_set_new(j, "x5t", json_string(k->x5t)))
             goto fail;
     }
     *out = j;
@@ -499,7 +527,8 @@ fail:
     return rc;
 }
 
-int sg_jwt_sign_rs256(const sg_jwt_rsa *k, const json_t *extra_header, const json_t *claims, char **out)
+int sg_jwt_sign_rs256(const sg_jwt_rsa *k, const json_t *extra_header, const json_t *claims,
+                      char **out)
 {
     *out = NULL;
     if (!k || !json_is_object(claims) || (extra_header && !json_is_object(extra_header)))
@@ -513,7 +542,8 @@ int sg_jwt_sign_rs256(const sg_jwt_rsa *k, const json_t *extra_header, const jso
     EVP_MD_CTX *ctx = NULL;
     if (extra_header && json_object_update(h, (json_t *)extra_header))
         goto done;
-    if (json_object_set_new(h, "alg", json_string("RS256")) || json_object_set_new(h, "typ", json_string("JWT")) ||
+    if (json_object_set_new(h, "alg", json_string("RS256")) ||
+        json_object_set_new(h, "typ", json_string("JWT")) ||
         json_object_set_new(h, "kid", json_string(k->kid)))
         goto done;
     if (k->cert && json_object_set_new(h, "x5t", json_string(k->x5t)))
@@ -561,7 +591,10 @@ struct sg_jwks {
     size_t n, cap;
 };
 
-sg_jwks *sg_jwks_new(void) { return SG_NEW(sg_jwks); }
+sg_jwks *sg_jwks_new(void)
+{
+    return SG_NEW(sg_jwks);
+}
 
 void sg_jwks_free(sg_jwks *s)
 {
@@ -575,7 +608,10 @@ void sg_jwks_free(sg_jwks *s)
     sg_free(s);
 }
 
-size_t sg_jwks_count(const sg_jwks *s) { return s ? s->n : 0; }
+size_t sg_jwks_count(const sg_jwks *s)
+{
+    return s ? s->n : 0;
+}
 
 static const jwks_key *jwks_find(const sg_jwks *s, const char *kid)
 {
@@ -719,8 +755,8 @@ int sg_jwks_add_pem(sg_jwks *s, const char *kid, const char *pem, size_t len)
     return jwks_put(s, kid, pk);
 }
 
-int sg_jwt_verify_rs(const char *token, size_t len, const sg_jwks *keys, const sg_jwt_verify_opts *opts,
-                     sg_jwt *out, sg_jwt_error *err)
+int sg_jwt_verify_rs(const char *token, size_t len, const sg_jwks *keys,
+                     const sg_jwt_verify_opts *opts, sg_jwt *out, sg_jwt_error *err)
 {
     parts pt;
     int rc = parse_token(token, len, opts ? opts->max_len : 0, out, &pt, err);
@@ -734,7 +770,8 @@ int sg_jwt_verify_rs(const char *token, size_t len, const sg_jwks *keys, const s
     if (json_is_string(kidj)) {
         k = keys ? jwks_find(keys, json_string_value(kidj)) : NULL;
         if (!k) {
-            rc = jfail(err, SG_JWT_UNKNOWN_KID, "no signing key with kid '%.64s'", json_string_value(kidj));
+            rc = jfail(err, SG_JWT_UNKNOWN_KID, "no signing key with kid '%.64s'",
+                       json_string_value(kidj));
             goto fail;
         }
     } else if (keys && keys->n == 1 && !kidj) {
@@ -749,7 +786,8 @@ int sg_jwt_verify_rs(const char *token, size_t len, const sg_jwks *keys, const s
         goto fail;
     }
     int ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k->pkey) == 1 &&
-             EVP_DigestVerify(ctx, pt.sigbin, pt.sigbin_len, (const unsigned char *)pt.tok, pt.signed_len) == 1;
+             EVP_DigestVerify(ctx, pt.sigbin, pt.sigbin_len, (const unsigned char *)pt.tok,
+                              pt.signed_len) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok) {
         rc = jfail(err, SG_JWT_BAD_SIGNATURE, "signature verification failed");
@@ -782,8 +820,8 @@ int sg_jwt_validate(const sg_jwt *t, const sg_jwt_validate_opts *opts, sg_jwt_er
             return jfail(err, SG_JWT_NO_EXP, "exp is not a number");
         double e = json_number_value(exp);
         if (!isfinite(e) || (double)now - (double)skew >= e)
-            return jfail(err, SG_JWT_EXPIRED, "token expired at %.0f (now %lld, skew %llds)", e, (long long)now,
-                         (long long)skew);
+            return jfail(err, SG_JWT_EXPIRED, "token expired at %.0f (now %lld, skew %llds)", e,
+                         (long long)now, (long long)skew);
     } else if (opts->require_exp) {
         return jfail(err, SG_JWT_NO_EXP, "token has no exp claim");
     }
@@ -793,15 +831,19 @@ int sg_jwt_validate(const sg_jwt *t, const sg_jwt_validate_opts *opts, sg_jwt_er
             return jfail(err, SG_JWT_NOT_YET_VALID, "nbf is not a number");
         double n = json_number_value(nbf);
         if (!isfinite(n) || (double)now + (double)skew < n)
-            return jfail(err, SG_JWT_NOT_YET_VALID, "token not valid before %.0f (now %lld, skew %llds)", n,
-                         (long long)now, (long long)skew);
+            return jfail(err, SG_JWT_NOT_YET_VALID,
+                         "token not valid before %.0f (now %lld, skew %llds)", n, (long long)now,
+                         (long long)skew);
     }
     if (opts->scheme) {
         json_t *aud = json_object_get(t->payload, "aud");
         if (!sg_jwt_aud_matches(aud, opts->scheme, opts->host, opts->path, opts->hub)) {
-            const char *a = json_is_string(aud) ? json_string_value(aud) : json_is_array(aud) ? "[...]" : "(none)";
-            return jfail(err, SG_JWT_BAD_AUDIENCE, "audience '%.100s' does not match %s://%s%s%s%s", a, opts->scheme,
-                         opts->host ? opts->host : "", opts->path ? opts->path : "", opts->hub ? "?hub=" : "",
+            const char *a = json_is_string(aud)  ? json_string_value(aud)
+                            : json_is_array(aud) ? "[...]"
+                                                 : "(none)";
+            return jfail(err, SG_JWT_BAD_AUDIENCE, "audience '%.100s' does not match %s://%s%s%s%s",
+                         a, opts->scheme, opts->host ? opts->host : "",
+                         opts->path ? opts->path : "", opts->hub ? "?hub=" : "",
                          opts->hub ? opts->hub : "");
         }
     }
@@ -842,7 +884,8 @@ static char *norm_path(const char *p, size_t n)
     return d;
 }
 
-int sg_jwt_aud_str_matches(const char *aud, const char *scheme, const char *host, const char *path, const char *hub)
+int sg_jwt_aud_str_matches(const char *aud, const char *scheme, const char *host, const char *path,
+                           const char *hub)
 {
     if (!aud || !scheme || !host)
         return 0;
@@ -893,14 +936,16 @@ int sg_jwt_aud_str_matches(const char *aud, const char *scheme, const char *host
     return 0;
 }
 
-int sg_jwt_aud_matches(const json_t *aud, const char *scheme, const char *host, const char *path, const char *hub)
+int sg_jwt_aud_matches(const json_t *aud, const char *scheme, const char *host, const char *path,
+                       const char *hub)
 {
     if (json_is_string(aud))
         return sg_jwt_aud_str_matches(json_string_value(aud), scheme, host, path, hub);
     if (json_is_array(aud)) {
         for (size_t i = 0; i < json_array_size(aud); i++) {
             json_t *e = json_array_get(aud, i);
-            if (json_is_string(e) && sg_jwt_aud_str_matches(json_string_value(e), scheme, host, path, hub))
+            if (json_is_string(e) &&
+                sg_jwt_aud_str_matches(json_string_value(e), scheme, host, path, hub))
                 return 1;
         }
     }

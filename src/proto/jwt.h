@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_JWT_MAX_LEN 4096       /* default token length cap, characters (AuthUtility) */
-#define SG_JWT_DEFAULT_SKEW 60    /* seconds of clock skew tolerated by sg_jwt_validate */
+#define SG_JWT_MAX_LEN 4096    /* default token length cap, characters (AuthUtility) */
+#define SG_JWT_DEFAULT_SKEW 60 /* seconds of clock skew tolerated by sg_jwt_validate */
 
 typedef enum sg_jwt_alg {
     SG_JWT_ALG_NONE = 0, /* never accepted */
@@ -43,15 +43,15 @@ sg_jwt_alg sg_jwt_alg_from_name(const char *name);
 
 typedef enum sg_jwt_status {
     SG_JWT_OK = 0,
-    SG_JWT_MALFORMED,      /* not three base64url parts / bad JSON / header not an object */
-    SG_JWT_TOO_LONG,       /* longer than the cap */
-    SG_JWT_BAD_ALG,        /* alg none, unknown, or not among the allowed ones */
-    SG_JWT_UNKNOWN_KID,    /* RS: no key with that kid (or no kid and several keys) */
-    SG_JWT_BAD_SIGNATURE,  /* no candidate key verifies */
-    SG_JWT_EXPIRED,        /* exp + skew <= now */
-    SG_JWT_NOT_YET_VALID,  /* nbf - skew > now */
-    SG_JWT_NO_EXP,         /* exp missing or not a number */
-    SG_JWT_BAD_AUDIENCE,   /* aud missing or no match */
+    SG_JWT_MALFORMED,     /* not three base64url parts / bad JSON / header not an object */
+    SG_JWT_TOO_LONG,      /* longer than the cap */
+    SG_JWT_BAD_ALG,       /* alg none, unknown, or not among the allowed ones */
+    SG_JWT_UNKNOWN_KID,   /* RS: no key with that kid (or no kid and several keys) */
+    SG_JWT_BAD_SIGNATURE, /* no candidate key verifies */
+    SG_JWT_EXPIRED,       /* exp + skew <= now */
+    SG_JWT_NOT_YET_VALID, /* nbf - skew > now */
+    SG_JWT_NO_EXP,        /* exp missing or not a number */
+    SG_JWT_BAD_AUDIENCE,  /* aud missing or no match */
 } sg_jwt_status;
 
 /* Static short name of a status ("expired", "bad_signature", ...). */
@@ -149,9 +149,9 @@ int sg_jwt_verify_rs(const char *token, size_t len, const sg_jwks *keys,
 /* ---- claims validation ---- */
 
 typedef struct sg_jwt_validate_opts {
-    int64_t now;       /* unix seconds; 0 = time(NULL) */
-    int64_t skew;      /* seconds; < 0 = SG_JWT_DEFAULT_SKEW (so 0 means "no skew") */
-    int require_exp;   /* 1 (recommended): missing exp is SG_JWT_NO_EXP */
+    int64_t now;     /* unix seconds; 0 = time(NULL) */
+    int64_t skew;    /* seconds; < 0 = SG_JWT_DEFAULT_SKEW (so 0 means "no skew") */
+    int require_exp; /* 1 (recommended): missing exp is SG_JWT_NO_EXP */
     /* Audience (skipped when scheme == NULL): see sg_jwt_aud_matches. */
     const char *scheme;
     const char *host;

@@ -6,14 +6,23 @@
 
 #include <string.h>
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
 static uint32_t rd32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
-static uint64_t rd64(const uint8_t *p) { return ((uint64_t)rd32(p) << 32) | rd32(p + 4); }
+static uint64_t rd64(const uint8_t *p)
+{
+    return ((uint64_t)rd32(p) << 32) | rd32(p + 4);
+}
 
-static int need(const sg__mp *r, size_t k) { return sg__mp_left(r) >= k; }
+static int need(const sg__mp *r, size_t k)
+{
+    return sg__mp_left(r) >= k;
+}
 
 /* Data of a str/bin/ext of `len` bytes starting after a header of `hdr` bytes. */
 static int take_data(sg__mp *r, sg__mp_obj *o, size_t hdr, uint32_t len)
@@ -349,7 +358,10 @@ static int buf_write(void *data, const char *buf, size_t len)
     return sg_buf_append((sg_buf *)data, buf, len) == 0 ? 0 : -1;
 }
 
-void sg__mpw_init(msgpack_packer *pk, sg_buf *out) { msgpack_packer_init(pk, out, buf_write); }
+void sg__mpw_init(msgpack_packer *pk, sg_buf *out)
+{
+    msgpack_packer_init(pk, out, buf_write);
+}
 
 int sg__mpw_strn(msgpack_packer *pk, const char *s, size_t n)
 {
@@ -365,7 +377,10 @@ int sg__mpw_str(msgpack_packer *pk, const char *s)
     return sg__mpw_strn(pk, s, strlen(s));
 }
 
-int sg__mpw_str_empty(msgpack_packer *pk, const char *s) { return sg__mpw_str(pk, s ? s : ""); }
+int sg__mpw_str_empty(msgpack_packer *pk, const char *s)
+{
+    return sg__mpw_str(pk, s ? s : "");
+}
 
 /* ---- arena ---- */
 

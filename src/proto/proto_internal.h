@@ -48,7 +48,10 @@ static inline void sg__mp_init(sg__mp *r, const void *p, size_t n)
     r->n = n;
     r->off = 0;
 }
-static inline size_t sg__mp_left(const sg__mp *r) { return r->n - r->off; }
+static inline size_t sg__mp_left(const sg__mp *r)
+{
+    return r->n - r->off;
+}
 
 /* Reads one header/scalar. Arrays and maps: only the header (count checked against the
  * remaining bytes). Returns 0 or SG_EPROTO (truncated, 0xc1, count impossible). */
@@ -58,11 +61,11 @@ int sg__mp_peek(const sg__mp *r, sg__mp_kind *kind);
 /* Skips one complete value (iterative, no recursion). */
 int sg__mp_skip(sg__mp *r);
 /* Typed readers: SG_EPROTO on type mismatch. */
-int sg__mp_read_array(sg__mp *r, uint32_t *count);     /* nil → 0 */
-int sg__mp_read_map(sg__mp *r, uint32_t *count);       /* nil → 0 */
-int sg__mp_read_i64(sg__mp *r, int64_t *v);            /* any int within int64 */
+int sg__mp_read_array(sg__mp *r, uint32_t *count); /* nil → 0 */
+int sg__mp_read_map(sg__mp *r, uint32_t *count);   /* nil → 0 */
+int sg__mp_read_i64(sg__mp *r, int64_t *v);        /* any int within int64 */
 int sg__mp_read_i32(sg__mp *r, int32_t *v);
-int sg__mp_read_u64(sg__mp *r, uint64_t *v);           /* non-negative ints */
+int sg__mp_read_u64(sg__mp *r, uint64_t *v); /* non-negative ints */
 int sg__mp_read_bool(sg__mp *r, int *v);
 /* str or nil (*s = NULL). */
 int sg__mp_read_str_nil(sg__mp *r, const char **s, uint32_t *len);
@@ -71,8 +74,8 @@ int sg__mp_read_bytes(sg__mp *r, const uint8_t **p, uint32_t *len);
 
 /* Writers (msgpack-c packer bound to an sg_buf). */
 void sg__mpw_init(msgpack_packer *pk, sg_buf *out);
-int sg__mpw_str(msgpack_packer *pk, const char *s);        /* NULL → nil */
-int sg__mpw_str_empty(msgpack_packer *pk, const char *s);  /* NULL → "" */
+int sg__mpw_str(msgpack_packer *pk, const char *s);       /* NULL → nil */
+int sg__mpw_str_empty(msgpack_packer *pk, const char *s); /* NULL → "" */
 int sg__mpw_strn(msgpack_packer *pk, const char *s, size_t n);
 
 /* Small arena for parse results (svcproto). */
@@ -80,8 +83,6 @@ typedef struct sg__arena sg__arena;
 void *sg__arena_alloc(sg__arena **a, size_t n); /* zeroed, 8-aligned; NULL on OOM */
 char *sg__arena_strndup(sg__arena **a, const char *s, size_t n);
 void sg__arena_free(sg__arena *a);
-
-
 
 /* ---- shared by hub_json.c / hub_msgpack.c / hubmsg.c / handshake.c ---- */
 #include <jansson.h>

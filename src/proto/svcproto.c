@@ -41,20 +41,36 @@ typedef struct layout {
     field f[8];
 } layout;
 
-#define S(k, member) {k, offsetof(sg_svc_msg, member)}
-#define X {F_EXT, 0}
-#define IDS {F_IDS, 0}
-#define PL {F_PAYLOADS, 0}
+#define S(k, member)                                                                               \
+    {                                                                                              \
+        k, offsetof(sg_svc_msg, member)                                                            \
+    }
+#define X                                                                                          \
+    {                                                                                              \
+        F_EXT, 0                                                                                   \
+    }
+#define IDS                                                                                        \
+    {                                                                                              \
+        F_IDS, 0                                                                                   \
+    }
+#define PL                                                                                         \
+    {                                                                                              \
+        F_PAYLOADS, 0                                                                              \
+    }
 
 static const layout layouts[] = {
-    [1] = {"HandshakeRequest", 2,
-           {S(F_I32, version), S(F_I32, connection_type), S(F_STR_E, target), S(F_I32, migration_level), X,
-            S(F_BOOL, allow_stateful_reconnects)}},
+    [1] = {"HandshakeRequest",
+           2,
+           {S(F_I32, version), S(F_I32, connection_type), S(F_STR_E, target),
+            S(F_I32, migration_level), X, S(F_BOOL, allow_stateful_reconnects)}},
     [2] = {"HandshakeResponse", 2, {S(F_STR_E, error_message), X, S(F_STR, connection_id)}},
     [3] = {"Ping", 1, {{F_END, 0}}},
-    [4] = {"OpenConnection", 3,
+    [4] = {"OpenConnection",
+           3,
            {S(F_STR, connection_id), {F_CLAIMS, 0}, {F_HEADERS, 0}, S(F_STR_E, query_string), X}},
-    [5] = {"CloseConnection", 3, {S(F_STR, connection_id), S(F_STR_E, error_message), {F_HEADERS, 0}, X}},
+    [5] = {"CloseConnection",
+           3,
+           {S(F_STR, connection_id), S(F_STR_E, error_message), {F_HEADERS, 0}, X}},
     [6] = {"ConnectionData", 3, {S(F_STR, connection_id), {F_BYTES, 0}, X}},
     [7] = {"MultiConnectionData", 3, {IDS, PL, X}},
     [8] = {"UserData", 3, {S(F_STR, user_id), PL, X}},
@@ -62,46 +78,76 @@ static const layout layouts[] = {
     [10] = {"BroadcastData", 3, {IDS, PL, X}},
     [11] = {"JoinGroup", 3, {S(F_STR, connection_id), S(F_STR, group_name), X}},
     [12] = {"LeaveGroup", 3, {S(F_STR, connection_id), S(F_STR, group_name), X}},
-    [13] = {"GroupBroadcastData", 4,
+    [13] = {"GroupBroadcastData",
+            4,
             {S(F_STR, group_name), IDS, PL, X, {F_XUIDS, 0}, S(F_STR, caller_user_id)}},
     [14] = {"MultiGroupBroadcastData", 3, {IDS, PL, X}},
     [15] = {"ServiceError", 2, {S(F_STR_E, error_message)}},
     [16] = {"UserJoinGroup", 3, {S(F_STR, user_id), S(F_STR, group_name), X}},
     [17] = {"UserLeaveGroup", 3, {S(F_STR, user_id), S(F_STR, group_name), X}},
-    [18] = {"JoinGroupWithAck", 4, {S(F_STR, connection_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
-    [19] = {"LeaveGroupWithAck", 4, {S(F_STR, connection_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
+    [18] = {"JoinGroupWithAck",
+            4,
+            {S(F_STR, connection_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
+    [19] = {"LeaveGroupWithAck",
+            4,
+            {S(F_STR, connection_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
     [20] = {"Ack", 4, {S(F_I32, ack_id), S(F_I32, status), S(F_STR, message), X, {F_BYTES_NIL, 0}}},
-    [21] = {"CheckUserInGroupWithAck", 4, {S(F_STR, user_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
-    [22] = {"ServiceEvent", 5,
+    [21] = {"CheckUserInGroupWithAck",
+            4,
+            {S(F_STR, user_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
+    [22] = {"ServiceEvent",
+            5,
             {S(F_I32, object_type), S(F_STR, event_id), S(F_I32, kind), S(F_STR, message), X}},
     [23] = {"CheckGroupExistenceWithAck", 3, {S(F_STR, group_name), S(F_I32, ack_id), X}},
     [24] = {"CheckConnectionExistenceWithAck", 3, {S(F_STR, connection_id), S(F_I32, ack_id), X}},
     [25] = {"CheckUserExistenceWithAck", 3, {S(F_STR, user_id), S(F_I32, ack_id), X}},
-    [26] = {"UserJoinGroupWithAck", 4, {S(F_STR, user_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
-    [27] = {"UserLeaveGroupWithAck", 4, {S(F_STR, user_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
+    [26] = {"UserJoinGroupWithAck",
+            4,
+            {S(F_STR, user_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
+    [27] = {"UserLeaveGroupWithAck",
+            4,
+            {S(F_STR, user_id), S(F_STR, group_name), S(F_I32, ack_id), X}},
     [28] = {"AccessKeyRequest", 2, {S(F_STR, token), S(F_STR, kid), X}},
-    [29] = {"AccessKeyResponse", 5,
-            {S(F_STR, kid), S(F_STR, access_key), S(F_STR, error_type), S(F_STR, error_message), X}},
-    [30] = {"CloseConnectionWithAck", 4, {S(F_STR, connection_id), S(F_STR, reason), S(F_I32, ack_id), X}},
+    [29] = {"AccessKeyResponse",
+            5,
+            {S(F_STR, kid), S(F_STR, access_key), S(F_STR, error_type), S(F_STR, error_message),
+             X}},
+    [30] = {"CloseConnectionWithAck",
+            4,
+            {S(F_STR, connection_id), S(F_STR, reason), S(F_I32, ack_id), X}},
     [31] = {"CloseConnectionsWithAck", 4, {S(F_STR, reason), S(F_I32, ack_id), IDS, X}},
-    [32] = {"CloseUserConnectionsWithAck", 5, {S(F_STR, user_id), S(F_STR, reason), S(F_I32, ack_id), IDS, X}},
-    [33] = {"CloseGroupConnectionsWithAck", 5,
+    [32] = {"CloseUserConnectionsWithAck",
+            5,
+            {S(F_STR, user_id), S(F_STR, reason), S(F_I32, ack_id), IDS, X}},
+    [33] = {"CloseGroupConnectionsWithAck",
+            5,
             {S(F_STR, group_name), S(F_STR, reason), S(F_I32, ack_id), IDS, X}},
-    [34] = {"ClientInvocation", 5,
+    [34] = {"ClientInvocation",
+            5,
             {S(F_STR, invocation_id), S(F_STR, connection_id), S(F_STR, caller_server_id), PL, X}},
-    [35] = {"ClientCompletion", 6,
-            {S(F_STR, invocation_id), S(F_STR, connection_id), S(F_STR, caller_server_id), S(F_STR, protocol),
-             {F_BYTES, 0}, X}},
-    [36] = {"ErrorCompletion", 5,
+    [35] = {"ClientCompletion",
+            6,
+            {S(F_STR, invocation_id),
+             S(F_STR, connection_id),
+             S(F_STR, caller_server_id),
+             S(F_STR, protocol),
+             {F_BYTES, 0},
+             X}},
+    [36] = {"ErrorCompletion",
+            5,
             {S(F_STR, invocation_id), S(F_STR, connection_id), S(F_STR, caller_server_id),
              S(F_STR, error_message), X}},
-    [37] = {"ServiceMapping", 4,
+    [37] = {"ServiceMapping",
+            4,
             {S(F_STR, invocation_id), S(F_STR, connection_id), S(F_STR, instance_id), X}},
     [38] = {"ConnectionReconnect", 2, {S(F_STR, connection_id), X}},
-    [39] = {"ConnectionFlowControl", 4,
+    [39] = {"ConnectionFlowControl",
+            4,
             {S(F_STR, connection_id), S(F_I32FIX, connection_type), S(F_I32FIX, operation), X}},
-    [40] = {"GroupMemberQuery", 4,
-            {X, S(F_STR, group_name), S(F_I32, ack_id), S(F_I32, max), S(F_STR, continuation_token)}},
+    [40] = {"GroupMemberQuery",
+            4,
+            {X, S(F_STR, group_name), S(F_I32, ack_id), S(F_I32, max),
+             S(F_STR, continuation_token)}},
 };
 #define N_LAYOUTS ((int)(sizeof(layouts) / sizeof(layouts[0])))
 
@@ -112,7 +158,10 @@ const char *sg_svc_type_name(int type)
     return layouts[type].name;
 }
 
-void sg_svc_msg_init(sg_svc_msg *m) { memset(m, 0, sizeof(*m)); }
+void sg_svc_msg_init(sg_svc_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+}
 
 void sg_svc_msg_clear(sg_svc_msg *m)
 {
@@ -308,9 +357,13 @@ static int rd_field(rd *r, sg_svc_msg *m, const field *f)
         return rd_str(r, FPTR(m, f->off, const char *), "expected a string");
     case F_I32:
     case F_I32FIX:
-        return sg__mp_read_i32(&r->mp, FPTR(m, f->off, int32_t)) ? fail(r, SG_EPROTO, "expected an int32") : 0;
+        return sg__mp_read_i32(&r->mp, FPTR(m, f->off, int32_t))
+                   ? fail(r, SG_EPROTO, "expected an int32")
+                   : 0;
     case F_BOOL:
-        return sg__mp_read_bool(&r->mp, FPTR(m, f->off, int)) ? fail(r, SG_EPROTO, "expected a boolean") : 0;
+        return sg__mp_read_bool(&r->mp, FPTR(m, f->off, int))
+                   ? fail(r, SG_EPROTO, "expected a boolean")
+                   : 0;
     case F_EXT:
         return rd_ext(r, &m->ext);
     case F_IDS:
@@ -439,7 +492,10 @@ int sg_svc_parse(const void *buf, size_t len, size_t max_body, sg_svc_msg *m, si
 
 /* ---------------------------------------------------------------- writer */
 
-static int pk(int r) { return r == 0 ? 0 : SG_ENOMEM; }
+static int pk(int r)
+{
+    return r == 0 ? 0 : SG_ENOMEM;
+}
 
 static int wr_strlist(msgpack_packer *p, const char *const *v, size_t n)
 {
@@ -491,7 +547,8 @@ static int wr_field(msgpack_packer *p, const sg_svc_msg *m, const field *f)
     case F_CLAIMS: {
         int rc = pk(msgpack_pack_map(p, m->n_claims));
         for (size_t i = 0; i < m->n_claims && rc == 0; i++)
-            rc = pk(sg__mpw_str_empty(p, m->claims[i].type) || sg__mpw_str_empty(p, m->claims[i].value));
+            rc = pk(sg__mpw_str_empty(p, m->claims[i].type) ||
+                    sg__mpw_str_empty(p, m->claims[i].value));
         return rc;
     }
     case F_HEADERS: {
@@ -520,7 +577,8 @@ static int wr_field(msgpack_packer *p, const sg_svc_msg *m, const field *f)
             return pk(msgpack_pack_nil(p));
         if (m->payload_len > UINT32_MAX || (m->payload_len && !m->payload))
             return SG_EINVAL;
-        return pk(msgpack_pack_bin_with_body(p, m->payload ? (const void *)m->payload : "", m->payload_len));
+        return pk(msgpack_pack_bin_with_body(p, m->payload ? (const void *)m->payload : "",
+                                             m->payload_len));
     case F_END:
         break;
     }

@@ -112,13 +112,25 @@ const char *sg_svc_type_name(int type);
 /* Enums (reference §2.3, §2.5). */
 enum { SG_SVC_CONN_DEFAULT = 0, SG_SVC_CONN_ONDEMAND = 1, SG_SVC_CONN_WEAK = 2 };
 enum { SG_SVC_MIGRATE_OFF = 0, SG_SVC_MIGRATE_SHUTDOWN_ONLY = 1, SG_SVC_MIGRATE_ANY = 2 };
-enum { SG_SVC_ACK_OK = 1, SG_SVC_ACK_NOT_FOUND = 2, SG_SVC_ACK_TIMEOUT = 3,
-       SG_SVC_ACK_INTERNAL_ERROR = 4 };
-enum { SG_SVC_DATA_UNKNOWN = 0, SG_SVC_DATA_HANDSHAKE = 1, SG_SVC_DATA_INVOCATION = 2,
-       SG_SVC_DATA_OTHER = 3 };
+enum {
+    SG_SVC_ACK_OK = 1,
+    SG_SVC_ACK_NOT_FOUND = 2,
+    SG_SVC_ACK_TIMEOUT = 3,
+    SG_SVC_ACK_INTERNAL_ERROR = 4
+};
+enum {
+    SG_SVC_DATA_UNKNOWN = 0,
+    SG_SVC_DATA_HANDSHAKE = 1,
+    SG_SVC_DATA_INVOCATION = 2,
+    SG_SVC_DATA_OTHER = 3
+};
 enum { SG_SVC_FLOW_CLIENT = 1, SG_SVC_FLOW_SERVER = 2 };
-enum { SG_SVC_FLOW_PAUSE = 1, SG_SVC_FLOW_PAUSE_ACK = 2, SG_SVC_FLOW_RESUME = 3,
-       SG_SVC_FLOW_OFFLINE = 4 };
+enum {
+    SG_SVC_FLOW_PAUSE = 1,
+    SG_SVC_FLOW_PAUSE_ACK = 2,
+    SG_SVC_FLOW_RESUME = 3,
+    SG_SVC_FLOW_OFFLINE = 4
+};
 
 /* Extension members (reference §2.2). Written only when set. */
 typedef struct sg_svc_ext {
@@ -158,42 +170,42 @@ typedef struct sg_svc_payload {
  * fields at your own data; writers only read. */
 typedef struct sg_svc_msg {
     sg_svc_type type;
-    int64_t raw_type;   /* type id as read (meaningful for SG_SVC_UNKNOWN) */
-    uint32_t n_elems;   /* array length as read. Writers: 0 = newest layout; for
-                           HandshakeRequest 6 writes the 2024-03 layout (no
-                           allow_stateful_reconnects) */
+    int64_t raw_type; /* type id as read (meaningful for SG_SVC_UNKNOWN) */
+    uint32_t n_elems; /* array length as read. Writers: 0 = newest layout; for
+                         HandshakeRequest 6 writes the 2024-03 layout (no
+                         allow_stateful_reconnects) */
 
     /* scalars */
-    int32_t version;            /* HandshakeRequest (1) */
-    int32_t connection_type;    /* HandshakeRequest SG_SVC_CONN_*; FlowControl SG_SVC_FLOW_* */
-    int32_t migration_level;    /* HandshakeRequest */
+    int32_t version;         /* HandshakeRequest (1) */
+    int32_t connection_type; /* HandshakeRequest SG_SVC_CONN_*; FlowControl SG_SVC_FLOW_* */
+    int32_t migration_level; /* HandshakeRequest */
     int allow_stateful_reconnects;
-    int32_t operation;          /* ConnectionFlowControl SG_SVC_FLOW_PAUSE.. */
+    int32_t operation; /* ConnectionFlowControl SG_SVC_FLOW_PAUSE.. */
     int32_t ack_id;
-    int32_t status;             /* Ack SG_SVC_ACK_* */
-    int32_t object_type;        /* ServiceEvent */
-    int32_t kind;               /* ServiceEvent */
-    int32_t max;                /* GroupMemberQuery */
+    int32_t status;      /* Ack SG_SVC_ACK_* */
+    int32_t object_type; /* ServiceEvent */
+    int32_t kind;        /* ServiceEvent */
+    int32_t max;         /* GroupMemberQuery */
 
     /* strings (NULL = absent / nil) */
-    const char *target;           /* HandshakeRequest */
+    const char *target; /* HandshakeRequest */
     const char *connection_id;
     const char *user_id;
     const char *group_name;
     const char *error_message;
-    const char *query_string;     /* OpenConnection */
-    const char *message;          /* Ack, ServiceEvent */
-    const char *event_id;         /* ServiceEvent id */
-    const char *token;            /* AccessKeyRequest */
-    const char *kid;              /* AccessKeyRequest/Response */
-    const char *access_key;       /* AccessKeyResponse */
-    const char *error_type;       /* AccessKeyResponse */
-    const char *reason;           /* Close*WithAck */
-    const char *invocation_id;    /* 34..37 */
-    const char *caller_server_id; /* 34..36 */
-    const char *instance_id;      /* ServiceMapping */
-    const char *protocol;         /* ClientCompletion */
-    const char *caller_user_id;   /* GroupBroadcastData */
+    const char *query_string;       /* OpenConnection */
+    const char *message;            /* Ack, ServiceEvent */
+    const char *event_id;           /* ServiceEvent id */
+    const char *token;              /* AccessKeyRequest */
+    const char *kid;                /* AccessKeyRequest/Response */
+    const char *access_key;         /* AccessKeyResponse */
+    const char *error_type;         /* AccessKeyResponse */
+    const char *reason;             /* Close*WithAck */
+    const char *invocation_id;      /* 34..37 */
+    const char *caller_server_id;   /* 34..36 */
+    const char *instance_id;        /* ServiceMapping */
+    const char *protocol;           /* ClientCompletion */
+    const char *caller_user_id;     /* GroupBroadcastData */
     const char *continuation_token; /* GroupMemberQuery */
 
     /* lists */
@@ -211,7 +223,7 @@ typedef struct sg_svc_msg {
     /* bytes */
     const uint8_t *payload; /* ConnectionData, ClientCompletion, Ack (has_payload) */
     size_t payload_len;
-    int has_payload;        /* Ack: payload present (not nil) */
+    int has_payload; /* Ack: payload present (not nil) */
 
     sg_svc_ext ext;
 

@@ -50,8 +50,8 @@ int sg_varint_decode(const void *p, size_t n, uint32_t *value, size_t *consumed)
     return SG_EPROTO; /* unreachable: the 5th byte check above catches it */
 }
 
-int sg_varint_frame(const void *p, size_t n, size_t max_body, const uint8_t **body, size_t *body_len,
-                    size_t *frame_len)
+int sg_varint_frame(const void *p, size_t n, size_t max_body, const uint8_t **body,
+                    size_t *body_len, size_t *frame_len)
 {
     uint32_t len;
     size_t used;

@@ -35,7 +35,7 @@ int sg_varint_decode(const void *p, size_t n, uint32_t *value, size_t *consumed)
  * body; SG_EAGAIN when more bytes are needed; SG_ETOOBIG when the announced length exceeds
  * max_body (0 = no cap besides 2 GB) — the caller should fail the connection without waiting
  * for the body; SG_EPROTO for a bad prefix. */
-int sg_varint_frame(const void *p, size_t n, size_t max_body, const uint8_t **body, size_t *body_len,
-                    size_t *frame_len);
+int sg_varint_frame(const void *p, size_t n, size_t max_body, const uint8_t **body,
+                    size_t *body_len, size_t *frame_len);
 
 #endif

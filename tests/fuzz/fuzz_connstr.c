@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sg_connstr c;
     char err[256];
     if (sg_connstr_parse(s, &c, err, sizeof err) == SG_OK) {
-        if (!c.endpoint || !c.scheme || !c.host || !c.audience_base || c.port <= 0 || c.port > 65535)
+        if (!c.endpoint || !c.scheme || !c.host || !c.audience_base || c.port <= 0 ||
+            c.port > 65535)
             abort();
         if (c.cred == SG_CRED_ACCESS_KEY && !c.access_key)
             abort();

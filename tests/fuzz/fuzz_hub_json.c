@@ -32,7 +32,8 @@ static void reparse(sg_hub_protocol p, const sg_hub_msg *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sg_hub_limits lim = {.max_message = 4096, .max_depth = 16, .max_elements = 512, .max_string = 1024};
+    sg_hub_limits lim = {
+        .max_message = 4096, .max_depth = 16, .max_elements = 512, .max_string = 1024};
     size_t off = 0, used = 0;
     const char *why;
     sg_handshake_req req;

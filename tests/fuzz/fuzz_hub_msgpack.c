@@ -28,7 +28,8 @@ static void reparse(sg_hub_protocol p, const sg_hub_msg *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sg_hub_limits lim = {.max_message = 4096, .max_depth = 16, .max_elements = 512, .max_string = 1024};
+    sg_hub_limits lim = {
+        .max_message = 4096, .max_depth = 16, .max_elements = 512, .max_string = 1024};
     size_t off = 0, used;
     const char *why;
     for (int i = 0; i < 64 && off < size; i++) {

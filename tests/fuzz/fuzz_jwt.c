@@ -33,10 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sg_jwt t;
     sg_jwt_error err;
     if (sg_jwt_decode_unverified(tok, size, 0, &t, &err) == SG_OK) {
-        sg_jwt_validate_opts vo = {.now = 1700000000, .skew = 60, .require_exp = 1, .scheme = "https",
-                                   .host = "x.service.signalr.net:443", .path = "/client/", .hub = "chat"};
+        sg_jwt_validate_opts vo = {.now = 1700000000,
+                                   .skew = 60,
+                                   .require_exp = 1,
+                                   .scheme = "https",
+                                   .host = "x.service.signalr.net:443",
+                                   .path = "/client/",
+                                   .hub = "chat"};
         (void)sg_jwt_validate(&t, &vo, &err);
-        (void)sg_jwt_aud_matches(json_object_get(t.payload, "aud"), "http", "localhost", "/api/hubs/chat", NULL);
+        (void)sg_jwt_aud_matches(json_object_get(t.payload, "aud"), "http", "localhost",
+                                 "/api/hubs/chat", NULL);
         sg_jwt_clear(&t);
     }
     if (sg_jwt_verify_hs(tok, size, keys, 2, NULL, &t, &err) == SG_OK)

@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sg_svc_msg_init(&p);
             if (sg_svc_parse(a.data, a.len, 0, &p, &used, &why) != SG_OK || used != a.len)
                 abort();
-            if (sg_svc_write(&p, &b) != SG_OK || a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+            if (sg_svc_write(&p, &b) != SG_OK || a.len != b.len ||
+                memcmp(a.data, b.data, a.len) != 0)
                 abort();
             sg_svc_msg_clear(&p);
             sg_buf_free(&a);

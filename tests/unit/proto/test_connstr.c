@@ -47,7 +47,9 @@ static void test_access_key(void **st)
     assert_null(c.client_endpoint);
     sg_connstr_free(&c);
     /* emulator string: Port overrides the endpoint port; audience drops it */
-    ok("Endpoint=http://localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;", &c);
+    ok("Endpoint=http://"
+       "localhost;Port=8888;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;",
+       &c);
     assert_string_equal(c.endpoint, "http://localhost:8888");
     assert_int_equal(c.port, 8888);
     assert_string_equal(c.audience_base, "http://localhost/");
@@ -58,7 +60,8 @@ static void test_access_key(void **st)
     assert_int_equal(c.port, 500);
     assert_string_equal(c.access_key, "k k");
     sg_connstr_free(&c);
-    ok("endpoint=http://aaa:500;accesskey=k;port=400;clientEndpoint=http://bbb:600/;serverEndpoint=https://ccc/base/",
+    ok("endpoint=http://aaa:500;accesskey=k;port=400;clientEndpoint=http://bbb:600/"
+       ";serverEndpoint=https://ccc/base/",
        &c);
     assert_string_equal(c.endpoint, "http://aaa:400");
     assert_string_equal(c.client_endpoint, "http://bbb:600"); /* Port does not apply */
@@ -122,14 +125,22 @@ static void test_errors(void **st)
     bad("Endpoint=https://x;", missing);
     bad("XXX", missing);
     bad("AccessKey=k;Version=1.0", missing);
-    bad("Endpoint=https://a;endpoint=https://b;AccessKey=k", "Duplicate properties found in connection string: endpoint.");
-    bad("Endpoint=aaa;AccessKey=bbb;", "Invalid value for endpoint property, it must be a valid URI.");
-    bad("Endpoint=endpoint=aaa;AccessKey=bbb;", "Invalid value for endpoint property, it must be a valid URI.");
-    bad("Endpoint=ftp://aaa;AccessKey=bbb;", "Invalid value for endpoint property, it must be a valid URI.");
-    bad("Endpoint=https://;AccessKey=bbb;", "Invalid value for endpoint property, it must be a valid URI.");
-    bad("Endpoint=https://a:99999;AccessKey=bbb;", "Invalid value for endpoint property, it must be a valid URI.");
-    bad("Endpoint=https://a b;AccessKey=bbb;", "Invalid value for endpoint property, it must be a valid URI.");
-    const char *port = "Invalid value for port property, it must be an positive integer between (0, 65536)";
+    bad("Endpoint=https://a;endpoint=https://b;AccessKey=k",
+        "Duplicate properties found in connection string: endpoint.");
+    bad("Endpoint=aaa;AccessKey=bbb;",
+        "Invalid value for endpoint property, it must be a valid URI.");
+    bad("Endpoint=endpoint=aaa;AccessKey=bbb;",
+        "Invalid value for endpoint property, it must be a valid URI.");
+    bad("Endpoint=ftp://aaa;AccessKey=bbb;",
+        "Invalid value for endpoint property, it must be a valid URI.");
+    bad("Endpoint=https://;AccessKey=bbb;",
+        "Invalid value for endpoint property, it must be a valid URI.");
+    bad("Endpoint=https://a:99999;AccessKey=bbb;",
+        "Invalid value for endpoint property, it must be a valid URI.");
+    bad("Endpoint=https://a b;AccessKey=bbb;",
+        "Invalid value for endpoint property, it must be a valid URI.");
+    const char *port =
+        "Invalid value for port property, it must be an positive integer between (0, 65536)";
     bad("Endpoint=https://aaa;AccessKey=bbb;version=1.0;port=2.3", port);
     bad("Endpoint=https://aaa;AccessKey=bbb;version=1.1;port=1000000", port);
     bad("Endpoint=https://aaa;AccessKey=bbb;version=1.0-preview;port=0", port);
@@ -139,7 +150,8 @@ static void test_errors(void **st)
     bad("Endpoint=https://aaa;AccessKey=bbb;version=1.x", "Version 1.x is not supported.");
     bad("Endpoint=https://aaa;AccessKey=bbb;version=2.0", "Version 2.0 is not supported.");
     bad("Endpoint=https://aaa;AccessKey=bbb;version=1.", "Version 1. is not supported.");
-    bad("Endpoint=https://aaa;AccessKey=bbb;version=1.0 beta", "Version 1.0 beta is not supported.");
+    bad("Endpoint=https://aaa;AccessKey=bbb;version=1.0 beta",
+        "Version 1.0 beta is not supported.");
     bad("endpoint=https://aaa;clientEndpoint=aaa;AccessKey=bbb;",
         "Invalid value for clientEndpoint property, it must be a valid URI.");
     bad("endpoint=https://aaa;ServerEndpoint=x;AccessKey=bbb;",
@@ -156,7 +168,9 @@ static void test_errors(void **st)
     /* secrets are never echoed */
     sg_connstr c;
     char err[256];
-    assert_int_equal(sg_connstr_parse("Endpoint=https://a;AccessKey=SECRET;Port=x", &c, err, sizeof err), SG_EINVAL);
+    assert_int_equal(
+        sg_connstr_parse("Endpoint=https://a;AccessKey=SECRET;Port=x", &c, err, sizeof err),
+        SG_EINVAL);
     assert_null(strstr(err, "SECRET"));
     assert_int_equal(sg_connstr_parse(NULL, &c, err, sizeof err), SG_EINVAL);
     sg_connstr_free(&c);
@@ -170,9 +184,10 @@ static void test_oom(void **st)
         sg_connstr c;
         char err[128];
         sg_alloc_fail_after(k);
-        int rc = sg_connstr_parse("Endpoint=https://x;AuthType=azure.app;ClientId=a;TenantId=t;ClientSecret=s;"
-                                  "ClientEndpoint=https://c;ServerEndpoint=https://s;Version=1.0",
-                                  &c, err, sizeof err);
+        int rc = sg_connstr_parse(
+            "Endpoint=https://x;AuthType=azure.app;ClientId=a;TenantId=t;ClientSecret=s;"
+            "ClientEndpoint=https://c;ServerEndpoint=https://s;Version=1.0",
+            &c, err, sizeof err);
         sg_alloc_fail_after(-1);
         assert_true(rc == SG_OK || rc == SG_ENOMEM);
         sg_connstr_free(&c);
@@ -181,7 +196,8 @@ static void test_oom(void **st)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_access_key), cmocka_unit_test(test_auth_types),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_access_key),
+                                       cmocka_unit_test(test_auth_types),
                                        cmocka_unit_test(test_errors), cmocka_unit_test(test_oom)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,7 +52,8 @@ static void test_request_errors(void **st)
         "{\"protocol\":\"json\",\"version\":1\x1e",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(sg_handshake_parse_request(bad[i], strlen(bad[i]), 0, &r, &used, &why), SG_EPROTO);
+        assert_int_equal(sg_handshake_parse_request(bad[i], strlen(bad[i]), 0, &r, &used, &why),
+                         SG_EPROTO);
         assert_non_null(why);
     }
     char big[600];
@@ -81,7 +82,8 @@ static void test_writers_and_response(void **st)
     assert_int_equal(b.len, 3);
     assert_memory_equal(b.data, "{}\x1e", 3);
     sg_buf_reset(&b);
-    assert_int_equal(sg_handshake_write_error(&b, "Requested protocol 'x\"' is not available."), SG_OK);
+    assert_int_equal(sg_handshake_write_error(&b, "Requested protocol 'x\"' is not available."),
+                     SG_OK);
     assert_string_equal(b.data, "{\"error\":\"Requested protocol 'x\\\"' is not available.\"}\x1e");
     char *e = NULL;
     size_t used;
@@ -96,14 +98,16 @@ static void test_writers_and_response(void **st)
     assert_int_equal(sg_handshake_parse_request(b.data, b.len, 0, &r, &used, &why), SG_OK);
     assert_int_equal(sg_handshake_parse_response("{}\x1e", 3, 0, &e, &used, &why), SG_OK);
     assert_null(e);
-    assert_int_equal(sg_handshake_parse_response("{\"error\":1}\x1e", 12, 0, &e, &used, &why), SG_EPROTO);
+    assert_int_equal(sg_handshake_parse_response("{\"error\":1}\x1e", 12, 0, &e, &used, &why),
+                     SG_EPROTO);
     assert_int_equal(sg_handshake_write_error(&b, "bad \xff utf8"), SG_EINVAL);
     sg_buf_free(&b);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_request), cmocka_unit_test(test_request_errors),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_request),
+                                       cmocka_unit_test(test_request_errors),
                                        cmocka_unit_test(test_writers_and_response)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,7 +45,8 @@ static void test_types(void **st)
 {
     (void)st;
     canon("{\"type\":1,\"target\":\"send\",\"arguments\":[\"a\",1,2.5,true,null,{\"x\":[]}]}\x1e");
-    canon("{\"type\":1,\"headers\":{\"k\":\"v\"},\"invocationId\":\"1\",\"target\":\"echo\",\"arguments\":[],"
+    canon("{\"type\":1,\"headers\":{\"k\":\"v\"},\"invocationId\":\"1\",\"target\":\"echo\","
+          "\"arguments\":[],"
           "\"streamIds\":[\"s1\"]}\x1e");
     canon("{\"type\":2,\"invocationId\":\"2\",\"item\":{\"a\":1}}\x1e");
     canon("{\"type\":2,\"invocationId\":\"2\",\"item\":null}\x1e");
@@ -60,32 +61,39 @@ static void test_types(void **st)
     canon("{\"type\":7,\"error\":\"bye\",\"allowReconnect\":true}\x1e");
     canon("{\"type\":8,\"sequenceId\":12}\x1e");
     canon("{\"type\":9,\"sequenceId\":1}\x1e");
-    canon("{\"type\":1,\"target\":\"u\",\"arguments\":[\"\\u0000\\n\\\"\\\\\\u001f\xc3\xa9\xf0\x9f\x98\x80\"]}\x1e");
+    canon("{\"type\":1,\"target\":\"u\",\"arguments\":["
+          "\"\\u0000\\n\\\"\\\\\\u001f\xc3\xa9\xf0\x9f\x98\x80\"]}\x1e");
 
     sg_hub_msg m;
     const char *why;
     assert_int_equal(parse("{\"type\":3,\"invocationId\":\"1\"}\x1e", &m, &why), SG_OK);
     assert_int_equal(m.completion, SG_HUB_COMPLETION_VOID);
     sg_hub_msg_clear(&m);
-    assert_int_equal(parse("{\"type\":7,\"allowReconnect\":false,\"error\":null}\x1e", &m, &why), SG_OK);
+    assert_int_equal(parse("{\"type\":7,\"allowReconnect\":false,\"error\":null}\x1e", &m, &why),
+                     SG_OK);
     assert_true(m.has_allow_reconnect);
     assert_false(m.allow_reconnect);
     assert_null(m.error);
     sg_hub_msg_clear(&m);
     /* unknown properties are ignored; order does not matter */
-    assert_int_equal(parse("{\"arguments\":[1],\"foo\":{\"bar\":1},\"target\":\"t\",\"type\":1}\x1e", &m, &why), SG_OK);
+    assert_int_equal(
+        parse("{\"arguments\":[1],\"foo\":{\"bar\":1},\"target\":\"t\",\"type\":1}\x1e", &m, &why),
+        SG_OK);
     assert_string_equal(m.target, "t");
     sg_hub_msg_clear(&m);
     /* numbers: int64 edges and big integers */
-    assert_int_equal(parse("{\"type\":1,\"target\":\"n\",\"arguments\":[-9223372036854775808,1e308]}\x1e", &m, &why),
-                     SG_OK);
+    assert_int_equal(
+        parse("{\"type\":1,\"target\":\"n\",\"arguments\":[-9223372036854775808,1e308]}\x1e", &m,
+              &why),
+        SG_OK);
     sg_hub_msg_clear(&m);
 }
 
 static void test_stream_of_messages(void **st)
 {
     (void)st;
-    const char *in = "{\"type\":6}\x1e{\"type\":1,\"target\":\"a\",\"arguments\":[]}\x1e{\"type\":8,\"seq";
+    const char *in =
+        "{\"type\":6}\x1e{\"type\":1,\"target\":\"a\",\"arguments\":[]}\x1e{\"type\":8,\"seq";
     size_t len = strlen(in), off = 0, used;
     sg_hub_msg m;
     const char *why;
@@ -134,7 +142,7 @@ static void test_strict(void **st)
         "{\"type\":8}\x1e",
         "{\"type\":8,\"sequenceId\":-1}\x1e",
         "{\"type\":9,\"sequenceId\":1.5}\x1e",
-        "{\"type\":1,\"target\":\"\xff\",\"arguments\":[]}\x1e",      /* invalid UTF-8 */
+        "{\"type\":1,\"target\":\"\xff\",\"arguments\":[]}\x1e",         /* invalid UTF-8 */
         "{\"type\":1,\"target\":\"\xed\xa0\x80\",\"arguments\":[]}\x1e", /* surrogate */
         "{\"type\":1,\"target\":\"a\",\"arguments\":[]} x\x1e",
         "{\"type\":1,\"target\":\"a\",\"arguments\":[1,]}\x1e",
@@ -190,17 +198,19 @@ static void test_binary_to_json(void **st)
     m.type = SG_HUB_COMPLETION;
     m.invocation_id = sg_strdup("7");
     m.completion = SG_HUB_COMPLETION_RESULT;
-    m.result = json_pack("{s:o,s:o}", "bytes", sg_hub_bin_new("hello", 5), "ts", sg_hub_ext_new(-1, "\0\0\0\1", 4));
+    m.result = json_pack("{s:o,s:o}", "bytes", sg_hub_bin_new("hello", 5), "ts",
+                         sg_hub_ext_new(-1, "\0\0\0\1", 4));
     sg_buf b;
     sg_buf_init(&b, 0);
     assert_int_equal(sg_hub_json_write(&m, &b), SG_OK);
-    assert_string_equal(b.data, "{\"type\":3,\"invocationId\":\"7\",\"result\":{\"bytes\":\"aGVsbG8=\",\"ts\":\"AAAAAQ==\"}}\x1e");
+    assert_string_equal(b.data, "{\"type\":3,\"invocationId\":\"7\",\"result\":{\"bytes\":"
+                                "\"aGVsbG8=\",\"ts\":\"AAAAAQ==\"}}\x1e");
     sg_buf_reset(&b);
     assert_int_equal(sg_hub_msgpack_write(&m, &b), SG_OK);
     /* 95 03 80 a1 37 03 82 a5 'bytes' c4 05 'hello' a2 'ts' d6 ff 00 00 00 01 */
-    static const uint8_t want[] = {0x1d, 0x95, 0x03, 0x80, 0xa1, 0x37, 0x03, 0x82, 0xa5, 'b', 'y', 't',
-                                   'e',  's',  0xc4, 0x05, 'h',  'e',  'l',  'l',  'o',  0xa2, 't', 's',
-                                   0xd6, 0xff, 0x00, 0x00, 0x00, 0x01};
+    static const uint8_t want[] = {0x1d, 0x95, 0x03, 0x80, 0xa1, 0x37, 0x03, 0x82, 0xa5, 'b',
+                                   'y',  't',  'e',  's',  0xc4, 0x05, 'h',  'e',  'l',  'l',
+                                   'o',  0xa2, 't',  's',  0xd6, 0xff, 0x00, 0x00, 0x00, 0x01};
     assert_int_equal(b.len, sizeof want);
     assert_memory_equal(b.data, want, sizeof want);
     sg_buf_free(&b);
@@ -217,7 +227,8 @@ static void test_binary_to_json(void **st)
 static void test_oom(void **st)
 {
     (void)st;
-    const char *s = "{\"type\":4,\"headers\":{\"a\":\"b\"},\"invocationId\":\"1\",\"target\":\"t\",\"arguments\":[1],"
+    const char *s = "{\"type\":4,\"headers\":{\"a\":\"b\"},\"invocationId\":\"1\",\"target\":\"t\","
+                    "\"arguments\":[1],"
                     "\"streamIds\":[\"x\",\"y\"]}\x1e";
     for (long k = 0; k < 12; k++) {
         sg_hub_msg m;
@@ -234,8 +245,9 @@ static void test_oom(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types),  cmocka_unit_test(test_stream_of_messages), cmocka_unit_test(test_strict),
-        cmocka_unit_test(test_limits), cmocka_unit_test(test_binary_to_json),     cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_types),          cmocka_unit_test(test_stream_of_messages),
+        cmocka_unit_test(test_strict),         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_binary_to_json), cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,9 +97,11 @@ static void test_ping_and_fanout(void **st)
     json_t *args = json_pack("[s,i,o]", "hi", 7, sg_hub_bin_new("\x01\x02", 2));
     sg_rcbuf *j = NULL, *mp = NULL;
     assert_int_equal(sg_hub_invocation_encode("send", args, NULL, &j, &mp), SG_OK);
-    assert_string_equal(j->data, "{\"type\":1,\"target\":\"send\",\"arguments\":[\"hi\",7,\"AQI=\"]}\x1e");
+    assert_string_equal(j->data,
+                        "{\"type\":1,\"target\":\"send\",\"arguments\":[\"hi\",7,\"AQI=\"]}\x1e");
     uint8_t want[64];
-    size_t wn = frame_hex("96 01 80 c0 a4 73 65 6e 64 93 a2 68 69 07 c4 02 01 02 90", want, sizeof want);
+    size_t wn =
+        frame_hex("96 01 80 c0 a4 73 65 6e 64 93 a2 68 69 07 c4 02 01 02 90", want, sizeof want);
     assert_int_equal(mp->len, wn);
     assert_memory_equal(mp->data, want, wn);
     assert_int_equal(j->refs, 1);
@@ -109,7 +111,8 @@ static void test_ping_and_fanout(void **st)
     sg_rcbuf_unref(mp);
     assert_int_equal(sg_hub_invocation_encode(NULL, args, NULL, &j, &mp), SG_EINVAL);
     assert_null(j);
-    assert_int_equal(sg_hub_invocation_encode("x", json_object_get(args, "no"), NULL, &j, &mp), SG_EINVAL);
+    assert_int_equal(sg_hub_invocation_encode("x", json_object_get(args, "no"), NULL, &j, &mp),
+                     SG_EINVAL);
     json_decref(args);
 }
 
@@ -178,10 +181,13 @@ static void test_all_types(void **st)
     assert_int_equal(parse_hex("95 01 80 c0 a1 6d 90", &m, &why), SG_OK); /* no streamIds */
     assert_int_equal(m.n_stream_ids, 0);
     sg_hub_msg_clear(&m);
-    assert_int_equal(parse_hex("97 01 80 c0 a1 6d 90 90 81 a1 61 01", &m, &why), SG_OK); /* newer extra element */
+    assert_int_equal(parse_hex("97 01 80 c0 a1 6d 90 90 81 a1 61 01", &m, &why),
+                     SG_OK); /* newer extra element */
     sg_hub_msg_clear(&m);
-    assert_int_equal(parse_hex("96 01 81 a1 6b a1 76 a1 31 a4 65 63 68 6f 92 c3 c0 92 a2 73 31 a2 73 32", &m, &why),
-                     SG_OK);
+    assert_int_equal(
+        parse_hex("96 01 81 a1 6b a1 76 a1 31 a4 65 63 68 6f 92 c3 c0 92 a2 73 31 a2 73 32", &m,
+                  &why),
+        SG_OK);
     assert_string_equal(json_string_value(json_object_get(m.headers, "k")), "v");
     assert_int_equal(m.n_stream_ids, 2);
     assert_string_equal(m.stream_ids[1], "s2");
@@ -192,8 +198,10 @@ static void test_values(void **st)
 {
     (void)st;
     /* bin, ext(timestamp), int keys, uint64 max, float32, NaN, str32, nested */
-    const char *hex = "96 01 80 c0 a1 6d 97 c4 03 01 02 03 d6 ff 00 00 00 01 82 01 a1 61 d0 80 a1 62 cf ff ff ff ff "
-                      "ff ff ff ff ca 3f c0 00 00 cb 7f f8 00 00 00 00 00 00 db 00 00 00 02 68 69 90";
+    const char *hex =
+        "96 01 80 c0 a1 6d 97 c4 03 01 02 03 d6 ff 00 00 00 01 82 01 a1 61 d0 80 a1 62 cf ff ff ff "
+        "ff "
+        "ff ff ff ff ca 3f c0 00 00 cb 7f f8 00 00 00 00 00 00 db 00 00 00 02 68 69 90";
     sg_hub_msg m;
     const char *why;
     assert_int_equal(parse_hex(hex, &m, &why), SG_OK);
@@ -229,7 +237,8 @@ static void test_values(void **st)
     assert_memory_equal(b.data, "\xd6\xff\x00\x00\x00\x01", 6);
     sg_buf_reset(&b);
     assert_int_equal(sg_hub_json_write_value(a, &b), SG_OK);
-    assert_string_equal(b.data, "[\"AQID\",\"AAAAAQ==\",{\"1\":\"a\",\"-128\":\"b\"},1.8446744073709552e+19,1.5,null,\"hi\"]");
+    assert_string_equal(b.data, "[\"AQID\",\"AAAAAQ==\",{\"1\":\"a\",\"-128\":\"b\"},1."
+                                "8446744073709552e+19,1.5,null,\"hi\"]");
     sg_buf_free(&b);
     sg_hub_msg_clear(&m);
     /* json copies keep binary-ness */
@@ -249,29 +258,29 @@ static void test_malformed(void **st)
 {
     (void)st;
     static const char *const bad[] = {
-        "90",                                /* empty array */
-        "81 01 02",                          /* map, not array */
-        "92 a1 31 01",                       /* type is a string */
-        "91 0a",                             /* unknown type 10 */
-        "91 00",                             /* type 0 */
-        "94 01 80 c0 a1 6d",                 /* invocation too short */
-        "95 01 80 c0 01 90",                 /* target is an int */
-        "95 01 80 c0 a1 6d 81 01 02",        /* arguments is a map */
-        "95 01 81 a1 6b 01 c0 a1 6d 90",     /* header value is an int */
-        "95 01 80 c0 a1 6d 91 c1",           /* 0xc1 */
-        "95 01 80 c0 a1 6d 91 a2 ff fe",     /* invalid UTF-8 */
-        "95 01 80 c0 a1 6d 91 81 c3 01",     /* bool map key */
-        "95 01 80 c0 a1 6d dd 7f ff ff ff",  /* huge count */
-        "94 02 80 c0 01",                    /* stream item with nil id */
-        "95 03 80 a1 31 04 01",              /* result kind 4 */
-        "94 03 80 a1 31 01",                 /* error kind without error */
-        "95 03 80 a1 31 01 01",              /* error not a string */
-        "92 08 ff",                          /* negative sequence id */
-        "92 08 cf ff ff ff ff ff ff ff ff",  /* sequence id > 2^63-1 */
-        "93 07 c0 01",                       /* allowReconnect not bool */
-        "92 06 01 02",                       /* trailing bytes after the array (count 2 + extra) */
-        "95 01 80 c0 a1 6d 91 c4 05 01",     /* bin beyond body */
-        "96 01 80 c0 a1 6d 90 91 01",        /* streamIds with an int */
+        "90",                               /* empty array */
+        "81 01 02",                         /* map, not array */
+        "92 a1 31 01",                      /* type is a string */
+        "91 0a",                            /* unknown type 10 */
+        "91 00",                            /* type 0 */
+        "94 01 80 c0 a1 6d",                /* invocation too short */
+        "95 01 80 c0 01 90",                /* target is an int */
+        "95 01 80 c0 a1 6d 81 01 02",       /* arguments is a map */
+        "95 01 81 a1 6b 01 c0 a1 6d 90",    /* header value is an int */
+        "95 01 80 c0 a1 6d 91 c1",          /* 0xc1 */
+        "95 01 80 c0 a1 6d 91 a2 ff fe",    /* invalid UTF-8 */
+        "95 01 80 c0 a1 6d 91 81 c3 01",    /* bool map key */
+        "95 01 80 c0 a1 6d dd 7f ff ff ff", /* huge count */
+        "94 02 80 c0 01",                   /* stream item with nil id */
+        "95 03 80 a1 31 04 01",             /* result kind 4 */
+        "94 03 80 a1 31 01",                /* error kind without error */
+        "95 03 80 a1 31 01 01",             /* error not a string */
+        "92 08 ff",                         /* negative sequence id */
+        "92 08 cf ff ff ff ff ff ff ff ff", /* sequence id > 2^63-1 */
+        "93 07 c0 01",                      /* allowReconnect not bool */
+        "92 06 01 02",                      /* trailing bytes after the array (count 2 + extra) */
+        "95 01 80 c0 a1 6d 91 c4 05 01",    /* bin beyond body */
+        "96 01 80 c0 a1 6d 90 91 01",       /* streamIds with an int */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sg_hub_msg m;
@@ -368,8 +377,9 @@ static void test_oom(void **st)
 {
     (void)st;
     uint8_t f[128];
-    size_t n = frame_hex("96 01 81 a1 6b a1 76 a1 31 a4 65 63 68 6f 92 c4 01 01 81 a1 61 91 01 92 a2 73 31 a2 73 32", f,
-                         sizeof f);
+    size_t n = frame_hex(
+        "96 01 81 a1 6b a1 76 a1 31 a4 65 63 68 6f 92 c4 01 01 81 a1 61 91 01 92 a2 73 31 a2 73 32",
+        f, sizeof f);
     for (long k = 0; k < 30; k++) {
         sg_hub_msg m;
         size_t used;
@@ -385,10 +395,14 @@ static void test_oom(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reference_invocation), cmocka_unit_test(test_ping_and_fanout),
-        cmocka_unit_test(test_all_types),            cmocka_unit_test(test_values),
-        cmocka_unit_test(test_malformed),            cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_write_errors),         cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_reference_invocation),
+        cmocka_unit_test(test_ping_and_fanout),
+        cmocka_unit_test(test_all_types),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,8 +35,13 @@ static int verify(const char *t, sg_jwt *out, sg_jwt_error *e)
 
 static sg_jwt_validate_opts client_opts(void)
 {
-    sg_jwt_validate_opts o = {.now = NOW, .skew = 60, .require_exp = 1, .scheme = "https",
-                              .host = "X.Service.SignalR.net:443", .path = "/client/negotiate", .hub = "chat"};
+    sg_jwt_validate_opts o = {.now = NOW,
+                              .skew = 60,
+                              .require_exp = 1,
+                              .scheme = "https",
+                              .host = "X.Service.SignalR.net:443",
+                              .path = "/client/negotiate",
+                              .hub = "chat"};
     return o;
 }
 
@@ -52,8 +57,9 @@ static void b64j(sg_buf *b, const char *json)
 static void test_hs_roundtrip(void **st)
 {
     (void)st;
-    char *t = make_hs(SG_JWT_HS256, KEY1, json_pack("{s:s,s:i,s:i,s:s}", "aud", AUD, "exp", NOW + 3600, "nbf", NOW - 10,
-                                                      "asrs.s.uid", "alice"));
+    char *t = make_hs(SG_JWT_HS256, KEY1,
+                      json_pack("{s:s,s:i,s:i,s:s}", "aud", AUD, "exp", NOW + 3600, "nbf", NOW - 10,
+                                "asrs.s.uid", "alice"));
     sg_jwt j;
     sg_jwt_error e;
     assert_int_equal(verify(t, &j, &e), SG_OK);
@@ -68,7 +74,8 @@ static void test_hs_roundtrip(void **st)
     sg_jwt_clear(&j);
     sg_free(t);
     /* HS512 signed with the secondary key: found as key 1 */
-    t = make_hs(SG_JWT_HS512, KEY2, json_pack("{s:[s,s],s:f}", "aud", "other", AUD, "exp", NOW + 10.5));
+    t = make_hs(SG_JWT_HS512, KEY2,
+                json_pack("{s:[s,s],s:f}", "aud", "other", AUD, "exp", NOW + 10.5));
     assert_int_equal(verify(t, &j, &e), SG_OK);
     assert_int_equal(j.alg, SG_JWT_HS512);
     assert_int_equal(j.key_index, 1);
@@ -95,7 +102,8 @@ static void test_hs_negatives(void **st)
     sg_jwt j;
     sg_jwt_error e;
     /* wrong key */
-    char *t = make_hs(SG_JWT_HS256, "not-a-known-key", json_pack("{s:s,s:i}", "aud", AUD, "exp", NOW + 60));
+    char *t = make_hs(SG_JWT_HS256, "not-a-known-key",
+                      json_pack("{s:s,s:i}", "aud", AUD, "exp", NOW + 60));
     assert_int_equal(verify(t, &j, &e), SG_EAUTH);
     assert_int_equal(e.status, SG_JWT_BAD_SIGNATURE);
     assert_null(j.payload);
@@ -125,8 +133,8 @@ static void test_hs_negatives(void **st)
     sg_free(t);
 
     /* alg none, alg missing, unknown alg */
-    const char *algs[] = {"{\"alg\":\"none\",\"typ\":\"JWT\"}", "{\"typ\":\"JWT\"}", "{\"alg\":\"HS384\"}",
-                          "{\"alg\":\"RS256\"}", "{\"alg\":\"hs256\"}"};
+    const char *algs[] = {"{\"alg\":\"none\",\"typ\":\"JWT\"}", "{\"typ\":\"JWT\"}",
+                          "{\"alg\":\"HS384\"}", "{\"alg\":\"RS256\"}", "{\"alg\":\"hs256\"}"};
     for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
         sg_buf_reset(&b);
         b64j(&b, algs[i]);
@@ -144,8 +152,8 @@ static void test_hs_negatives(void **st)
     assert_int_equal(e.status, SG_JWT_MALFORMED);
 
     /* malformed shapes */
-    const char *bad[] = {"", "abc", "a.b", "a.b.c.d", "..", "e30.e30", "e30.W10.", "!!.e30.", "e30.e30.***",
-                         "bm90IGpzb24.e30."};
+    const char *bad[] = {"",        "abc",      "a.b",     "a.b.c.d",     "..",
+                         "e30.e30", "e30.W10.", "!!.e30.", "e30.e30.***", "bm90IGpzb24.e30."};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = verify(bad[i], &j, &e);
         assert_int_not_equal(rc, SG_OK);
@@ -164,7 +172,8 @@ static void test_hs_negatives(void **st)
     assert_int_equal(e.status, SG_JWT_TOO_LONG);
     sg_jwt_key k1 = {KEY1, strlen(KEY1)};
     sg_jwt_verify_opts vo = {.max_len = 8192};
-    assert_int_equal(sg_jwt_verify_hs(t, strlen(t), &k1, 1, &vo, &j, &e), SG_OK); /* cap is configurable */
+    assert_int_equal(sg_jwt_verify_hs(t, strlen(t), &k1, 1, &vo, &j, &e),
+                     SG_OK); /* cap is configurable */
     sg_jwt_clear(&j);
     sg_free(t);
     sg_buf_free(&b);
@@ -182,14 +191,18 @@ static void test_validate(void **st)
     } cases[] = {
         {json_pack("{s:s,s:i}", "aud", AUD, "exp", NOW - 61), SG_JWT_EXPIRED},
         {json_pack("{s:s,s:i}", "aud", AUD, "exp", NOW - 59), SG_JWT_OK}, /* within skew */
-        {json_pack("{s:s,s:i,s:i}", "aud", AUD, "exp", NOW + 600, "nbf", NOW + 61), SG_JWT_NOT_YET_VALID},
+        {json_pack("{s:s,s:i,s:i}", "aud", AUD, "exp", NOW + 600, "nbf", NOW + 61),
+         SG_JWT_NOT_YET_VALID},
         {json_pack("{s:s,s:i,s:i}", "aud", AUD, "exp", NOW + 600, "nbf", NOW + 59), SG_JWT_OK},
         {json_pack("{s:s}", "aud", AUD), SG_JWT_NO_EXP},
         {json_pack("{s:s,s:s}", "aud", AUD, "exp", "tomorrow"), SG_JWT_NO_EXP},
-        {json_pack("{s:s,s:i}", "aud", "https://x.service.signalr.net/client/?hub=other", "exp", NOW + 60),
+        {json_pack("{s:s,s:i}", "aud", "https://x.service.signalr.net/client/?hub=other", "exp",
+                   NOW + 60),
          SG_JWT_BAD_AUDIENCE},
-        {json_pack("{s:s,s:i}", "aud", "https://evil.example/client/?hub=chat", "exp", NOW + 60), SG_JWT_BAD_AUDIENCE},
-        {json_pack("{s:s,s:i}", "aud", "https://x.service.signalr.net/server/?hub=chat", "exp", NOW + 60),
+        {json_pack("{s:s,s:i}", "aud", "https://evil.example/client/?hub=chat", "exp", NOW + 60),
+         SG_JWT_BAD_AUDIENCE},
+        {json_pack("{s:s,s:i}", "aud", "https://x.service.signalr.net/server/?hub=chat", "exp",
+                   NOW + 60),
          SG_JWT_BAD_AUDIENCE},
         {json_pack("{s:i}", "exp", NOW + 60), SG_JWT_BAD_AUDIENCE},
         {json_pack("{s:i,s:i}", "aud", 5, "exp", NOW + 60), SG_JWT_BAD_AUDIENCE},
@@ -223,16 +236,23 @@ static void test_audience_rules(void **st)
     (void)st;
     /* client/server: hub in query required, port dropped, case-insensitive host, extra query ok */
     assert_true(sg_jwt_aud_str_matches(AUD, "https", "x.service.signalr.net", "/client/", "chat"));
-    assert_true(sg_jwt_aud_str_matches("HTTPS://X.SERVICE.SIGNALR.NET:443/client/?hub=Chat&asrs.op=%2F", "https",
-                                       "x.service.signalr.net:8443", "/client", "chat"));
-    assert_true(sg_jwt_aud_str_matches("http://localhost/client/?hub=app_chat", "http", "localhost:8888",
-                                       "/client/negotiate", "app_chat"));
-    assert_false(sg_jwt_aud_str_matches("http://localhost/client/?hub=chat", "http", "localhost", "/client", "app_chat"));
-    assert_false(sg_jwt_aud_str_matches("http://localhost/client/", "http", "localhost", "/client", "chat"));
-    assert_false(sg_jwt_aud_str_matches("https://localhost/client/?hub=chat", "http", "localhost", "/client", "chat"));
-    assert_false(sg_jwt_aud_str_matches("http://localhost.evil/client/?hub=chat", "http", "localhost", "/client", "chat"));
-    assert_true(sg_jwt_aud_str_matches("http://localhost/server/?hub=chat", "http", "localhost", "/server/", "chat"));
-    assert_true(sg_jwt_aud_str_matches("http://localhost/aspnetclient", "http", "localhost", "/aspnetclient", NULL));
+    assert_true(
+        sg_jwt_aud_str_matches("HTTPS://X.SERVICE.SIGNALR.NET:443/client/?hub=Chat&asrs.op=%2F",
+                               "https", "x.service.signalr.net:8443", "/client", "chat"));
+    assert_true(sg_jwt_aud_str_matches("http://localhost/client/?hub=app_chat", "http",
+                                       "localhost:8888", "/client/negotiate", "app_chat"));
+    assert_false(sg_jwt_aud_str_matches("http://localhost/client/?hub=chat", "http", "localhost",
+                                        "/client", "app_chat"));
+    assert_false(
+        sg_jwt_aud_str_matches("http://localhost/client/", "http", "localhost", "/client", "chat"));
+    assert_false(sg_jwt_aud_str_matches("https://localhost/client/?hub=chat", "http", "localhost",
+                                        "/client", "chat"));
+    assert_false(sg_jwt_aud_str_matches("http://localhost.evil/client/?hub=chat", "http",
+                                        "localhost", "/client", "chat"));
+    assert_true(sg_jwt_aud_str_matches("http://localhost/server/?hub=chat", "http", "localhost",
+                                       "/server/", "chat"));
+    assert_true(sg_jwt_aud_str_matches("http://localhost/aspnetclient", "http", "localhost",
+                                       "/aspnetclient", NULL));
     /* REST: with and without query, trailing slash */
     const char *rest[] = {
         "http://localhost/api/hubs/chat/:send?api-version=2022-06-01",
@@ -241,14 +261,17 @@ static void test_audience_rules(void **st)
         "http://LOCALHOST/api/hubs/chat/:send/",
     };
     for (size_t i = 0; i < 4; i++)
-        assert_true(sg_jwt_aud_str_matches(rest[i], "http", "localhost:8888", "/api/hubs/chat/:send", NULL));
-    assert_false(sg_jwt_aud_str_matches(rest[0], "http", "localhost", "/api/hubs/other/:send", NULL));
+        assert_true(sg_jwt_aud_str_matches(rest[i], "http", "localhost:8888",
+                                           "/api/hubs/chat/:send", NULL));
+    assert_false(
+        sg_jwt_aud_str_matches(rest[0], "http", "localhost", "/api/hubs/other/:send", NULL));
     assert_false(sg_jwt_aud_str_matches(rest[0], "http", "localhost", "/api/hubs/chat", NULL));
     /* percent-encoding compared decoded */
     assert_true(sg_jwt_aud_str_matches("http://h/api/v1/hubs/chat/users/a%20b", "http", "h",
                                        "/api/v1/hubs/chat/users/a b", NULL));
     /* IPv6 */
-    assert_true(sg_jwt_aud_str_matches("http://[::1]/client/?hub=h", "http", "[::1]:8080", "/client", "h"));
+    assert_true(
+        sg_jwt_aud_str_matches("http://[::1]/client/?hub=h", "http", "[::1]:8080", "/client", "h"));
     /* garbage */
     assert_false(sg_jwt_aud_str_matches("not a url", "http", "h", "/", NULL));
     assert_false(sg_jwt_aud_str_matches("http:///client", "http", "", "/client", NULL));
@@ -265,7 +288,8 @@ static void test_rs256(void **st)
     assert_int_equal(sg_jwt_rsa_generate(2048, "key-1", &k), SG_OK);
     assert_int_equal(sg_jwt_rsa_generate(1024, "weak", &k2), SG_EINVAL);
     assert_string_equal(sg_jwt_rsa_kid(k), "key-1");
-    json_t *claims = json_pack("{s:s,s:s,s:i}", "aud", "https://signalr.azure.com", "oid", "o", "exp", NOW + 3600);
+    json_t *claims = json_pack("{s:s,s:s,s:i}", "aud", "https://signalr.azure.com", "oid", "o",
+                               "exp", NOW + 3600);
     json_t *extra = json_pack("{s:s,s:s}", "alg", "none", "x-ms", "1");
     char *t = NULL;
     assert_int_equal(sg_jwt_sign_rs256(k, extra, claims, &t), SG_OK);
@@ -275,7 +299,8 @@ static void test_rs256(void **st)
     sg_jwt j;
     sg_jwt_error e;
     assert_int_equal(sg_jwt_verify_rs(t, strlen(t), set, NULL, &j, &e), SG_OK);
-    assert_string_equal(json_string_value(json_object_get(j.header, "alg")), "RS256"); /* extra cannot override */
+    assert_string_equal(json_string_value(json_object_get(j.header, "alg")),
+                        "RS256"); /* extra cannot override */
     assert_string_equal(json_string_value(json_object_get(j.header, "x-ms")), "1");
     assert_string_equal(json_string_value(json_object_get(j.payload, "oid")), "o");
     sg_jwt_clear(&j);
@@ -340,10 +365,12 @@ static void test_rs256(void **st)
     assert_int_equal(sg_jwt_sign_rs256(k3, NULL, claims, &t3), SG_OK);
     assert_int_equal(sg_jwt_rsa_from_pem("garbage", 7, "x", &k2), SG_EINVAL);
     sg_jwks *set3 = sg_jwks_new();
-    assert_int_equal(sg_jwks_add_pem(set3, "key-1b", pem.data, pem.len), SG_EINVAL); /* private PEM is not a public key */
+    assert_int_equal(sg_jwks_add_pem(set3, "key-1b", pem.data, pem.len),
+                     SG_EINVAL); /* private PEM is not a public key */
     json_t *jwk3 = NULL;
     assert_int_equal(sg_jwt_rsa_public_jwk(k3, &jwk3), SG_OK);
-    assert_string_equal(json_string_value(json_object_get(jwk3, "n")), json_string_value(json_object_get(jwk, "n")));
+    assert_string_equal(json_string_value(json_object_get(jwk3, "n")),
+                        json_string_value(json_object_get(jwk, "n")));
     assert_int_equal(sg_jwks_add_jwk(set3, jwk3), SG_OK);
     assert_int_equal(sg_jwt_verify_rs(t3, strlen(t3), set3, NULL, &j, &e), SG_OK);
     sg_jwt_clear(&j);
@@ -352,7 +379,8 @@ static void test_rs256(void **st)
     assert_int_equal(sg_jwt_rsa_set_cert(k3, fake_der, sizeof fake_der), SG_OK);
     json_t *jwk4 = NULL;
     assert_int_equal(sg_jwt_rsa_public_jwk(k3, &jwk4), SG_OK);
-    assert_string_equal(json_string_value(json_array_get(json_object_get(jwk4, "x5c"), 0)), "MAMCAQE=");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(jwk4, "x5c"), 0)),
+                        "MAMCAQE=");
     assert_non_null(json_string_value(json_object_get(jwk4, "x5t")));
 
     json_decref(jwk4);
@@ -375,8 +403,9 @@ static void test_rs256(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hs_roundtrip),   cmocka_unit_test(test_hs_negatives), cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_audience_rules), cmocka_unit_test(test_rs256),
+        cmocka_unit_test(test_hs_roundtrip), cmocka_unit_test(test_hs_negatives),
+        cmocka_unit_test(test_validate),     cmocka_unit_test(test_audience_rules),
+        cmocka_unit_test(test_rs256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,7 +171,8 @@ static void test_connection_vectors(void **st)
     check_vector(&m, "94 06 a5 63 6f 6e 6e 36 c4 07 01 02 03 04 05 06 07 82 05 02 06 c3");
 
     sg_svc_msg p;
-    assert_int_equal(parse_hex("94 06 a5 63 6f 6e 6e 36 c4 07 01 02 03 04 05 06 07 82 05 02 06 c3", &p), SG_OK);
+    assert_int_equal(
+        parse_hex("94 06 a5 63 6f 6e 6e 36 c4 07 01 02 03 04 05 06 07 82 05 02 06 c3", &p), SG_OK);
     assert_string_equal(p.connection_id, "conn6");
     assert_int_equal(p.payload_len, 7);
     assert_memory_equal(p.payload, data, 7);
@@ -231,19 +232,24 @@ static void test_multicast_vectors(void **st)
     m.type = SG_SVC_BROADCAST_DATA;
     m.payloads = pl;
     m.n_payloads = 2;
-    check_vector(&m, "94 0a 90 82 a4 6a 73 6f 6e c4 07 04 05 06 07 01 02 03 ab 6d 65 73 73 61 67 65 70 61 63 6b "
-                     "c4 07 05 06 07 01 02 03 04 80");
+    check_vector(
+        &m,
+        "94 0a 90 82 a4 6a 73 6f 6e c4 07 04 05 06 07 01 02 03 ab 6d 65 73 73 61 67 65 70 61 63 6b "
+        "c4 07 05 06 07 01 02 03 04 80");
     sg_svc_msg_init(&m);
     m.type = SG_SVC_GROUP_BROADCAST_DATA;
     m.group_name = "group3";
     m.payloads = pl;
     m.n_payloads = 2;
-    check_vector(&m, "97 0d a6 67 72 6f 75 70 33 90 82 a4 6a 73 6f 6e c4 07 04 05 06 07 01 02 03 ab 6d 65 73 73 61 "
+    check_vector(&m, "97 0d a6 67 72 6f 75 70 33 90 82 a4 6a 73 6f 6e c4 07 04 05 06 07 01 02 03 "
+                     "ab 6d 65 73 73 61 "
                      "67 65 70 61 63 6b c4 07 05 06 07 01 02 03 04 80 90 c0");
 
     sg_svc_msg p;
-    assert_int_equal(parse_hex("94 0a 90 82 a4 4a 53 4f 4e c4 01 01 ab 6d 65 73 73 61 67 65 70 61 63 6b c4 00 80", &p),
-                     SG_OK);
+    assert_int_equal(
+        parse_hex(
+            "94 0a 90 82 a4 4a 53 4f 4e c4 01 01 ab 6d 65 73 73 61 67 65 70 61 63 6b c4 00 80", &p),
+        SG_OK);
     const sg_svc_payload *f = sg_svc_payload_find(&p, "json"); /* key was "JSON" */
     assert_non_null(f);
     assert_int_equal(f->len, 1);
@@ -296,7 +302,8 @@ static void test_ack_and_group_vectors(void **st)
     m.ext.tracing_id = 1234;
     m.ext.has_ttl = 1;
     m.ext.ttl = 666;
-    check_vector(&m, "95 1a a6 63 6f 6e 6e 31 34 a6 67 72 6f 75 70 31 01 82 01 cd 04 d2 02 cd 02 9a");
+    check_vector(&m,
+                 "95 1a a6 63 6f 6e 6e 31 34 a6 67 72 6f 75 70 31 01 82 01 cd 04 d2 02 cd 02 9a");
 
     static const uint8_t pl[] = {1, 2, 3};
     sg_svc_msg_init(&m);
@@ -440,7 +447,9 @@ static void test_unknown_and_ext(void **st)
     assert_int_equal(p.type, SG_SVC_UNKNOWN);
     sg_svc_msg_clear(&p);
     /* ext map with unknown keys whose values are nested: skipped with their values */
-    assert_int_equal(parse_hex("94 06 a1 63 c4 00 84 0a 92 81 a1 61 90 01 01 05 93 01 02 03 03 03 a2 6a 73", &p), SG_OK);
+    assert_int_equal(
+        parse_hex("94 06 a1 63 c4 00 84 0a 92 81 a1 61 90 01 01 05 93 01 02 03 03 03 a2 6a 73", &p),
+        SG_OK);
     assert_int_equal(p.ext.tracing_id, 5);
     assert_string_equal(p.ext.protocol, "js");
     assert_true(p.ext.has_tracing_id);
@@ -455,24 +464,24 @@ static void test_malformed(void **st)
 {
     (void)st;
     static const char *const bad[] = {
-        "",                       /* empty */
-        "90",                     /* empty array */
-        "81 01 02",               /* not an array */
-        "92 a1 61 01",            /* type is a string */
-        "92 02",                  /* array says 2, one element */
-        "93 06 a1 63",            /* ConnectionData too short */
-        "94 06 01 c4 00 80",      /* connection id is an int */
-        "94 06 a1 63 c4 05 01 80", /* bin length beyond the body */
-        "94 06 a1 63 c4 00 81",   /* truncated ext */
+        "",                              /* empty */
+        "90",                            /* empty array */
+        "81 01 02",                      /* not an array */
+        "92 a1 61 01",                   /* type is a string */
+        "92 02",                         /* array says 2, one element */
+        "93 06 a1 63",                   /* ConnectionData too short */
+        "94 06 01 c4 00 80",             /* connection id is an int */
+        "94 06 a1 63 c4 05 01 80",       /* bin length beyond the body */
+        "94 06 a1 63 c4 00 81",          /* truncated ext */
         "94 06 a1 63 c4 00 81 01 a1 78", /* tracing id is a string */
-        "94 0a dd ff ff ff ff 80 80", /* huge array count */
-        "94 0a 90 df 7f ff ff ff 80", /* huge map count */
-        "94 0a 90 81 a1 6a 01 80", /* payload is an int */
-        "93 0b a2 63 00 a1 67",   /* NUL inside a string */
-        "92 01 c1",               /* 0xc1 never used */
-        "93 03 a1 61 01",         /* ping value not a string */
-        "92 01 01 00",            /* trailing bytes */
-        "91 ce ff ff ff ff",      /* type out of range is unknown... but after it, body ends: ok? */
+        "94 0a dd ff ff ff ff 80 80",    /* huge array count */
+        "94 0a 90 df 7f ff ff ff 80",    /* huge map count */
+        "94 0a 90 81 a1 6a 01 80",       /* payload is an int */
+        "93 0b a2 63 00 a1 67",          /* NUL inside a string */
+        "92 01 c1",                      /* 0xc1 never used */
+        "93 03 a1 61 01",                /* ping value not a string */
+        "92 01 01 00",                   /* trailing bytes */
+        "91 ce ff ff ff ff", /* type out of range is unknown... but after it, body ends: ok? */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) - 1; i++) {
         sg_svc_msg p;
@@ -498,7 +507,8 @@ static void test_malformed(void **st)
     uint8_t two[] = {0x02, 0x91, 0x03, 0x04, 0x93, 0x03, 0xa1, 0x61};
     assert_int_equal(sg_svc_parse(two, sizeof two, 0, &m, &used, &why), SG_OK);
     assert_int_equal(used, 3);
-    assert_int_equal(sg_svc_parse(two + 3, sizeof two - 3, 0, &m, &used, &why), SG_EPROTO); /* 3 announced, 2 present */
+    assert_int_equal(sg_svc_parse(two + 3, sizeof two - 3, 0, &m, &used, &why),
+                     SG_EPROTO); /* 3 announced, 2 present */
     uint8_t two2[] = {0x02, 0x91, 0x03, 0x05, 0x93, 0x03, 0xa1, 0x61, 0xa0};
     assert_int_equal(sg_svc_parse(two2, sizeof two2, 0, &m, &used, &why), SG_OK);
     assert_int_equal(used, 3);
@@ -518,8 +528,9 @@ static void test_oom(void **st)
 {
     (void)st;
     uint8_t body[256];
-    size_t n = hex2bin("96 04 a5 63 6f 6e 6e 31 81 a1 61 a1 62 81 a1 68 91 a1 76 a1 71 81 03 a4 6a 73 6f 6e", body,
-                       sizeof body);
+    size_t n = hex2bin(
+        "96 04 a5 63 6f 6e 6e 31 81 a1 61 a1 62 81 a1 68 91 a1 76 a1 71 81 03 a4 6a 73 6f 6e", body,
+        sizeof body);
     for (long k = 0; k < 20; k++) {
         sg_svc_msg p;
         sg_svc_msg_init(&p);
@@ -535,11 +546,16 @@ static void test_oom(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_vectors), cmocka_unit_test(test_ping_vectors),
-        cmocka_unit_test(test_connection_vectors), cmocka_unit_test(test_multicast_vectors),
-        cmocka_unit_test(test_ack_and_group_vectors), cmocka_unit_test(test_access_key_vectors),
-        cmocka_unit_test(test_all_types_roundtrip), cmocka_unit_test(test_unknown_and_ext),
-        cmocka_unit_test(test_malformed), cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_handshake_vectors),
+        cmocka_unit_test(test_ping_vectors),
+        cmocka_unit_test(test_connection_vectors),
+        cmocka_unit_test(test_multicast_vectors),
+        cmocka_unit_test(test_ack_and_group_vectors),
+        cmocka_unit_test(test_access_key_vectors),
+        cmocka_unit_test(test_all_types_roundtrip),
+        cmocka_unit_test(test_unknown_and_ext),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,8 +12,8 @@
 static void test_roundtrip(void **st)
 {
     (void)st;
-    static const uint32_t vals[] = {0, 1, 127, 128, 255, 16383, 16384, 2097151, 2097152, 268435455, 268435456,
-                                    0x7fffffff};
+    static const uint32_t vals[] = {0,     1,       127,     128,       255,       16383,
+                                    16384, 2097151, 2097152, 268435455, 268435456, 0x7fffffff};
     static const size_t lens[] = {1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5};
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
         uint8_t b[5];
@@ -72,7 +72,8 @@ static void test_frame(void **st)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_invalid),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_roundtrip),
+                                       cmocka_unit_test(test_invalid),
                                        cmocka_unit_test(test_frame)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
