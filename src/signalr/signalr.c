@@ -54,7 +54,7 @@ static void handler(sg_http_req *r, void *ud)
 static void on_tick(uv_timer_t *t)
 {
     sg_signalr *s = t->data;
-    uint64_t now = sg_mono_ms();
+    uint64_t now = sr_now(s);
     sr_conns_tick(s, now);
     /* user-group TTLs */
     for (size_t i = 0; i < s->hubs.hubs.cap; i++) {
@@ -211,8 +211,8 @@ static void stop_http(sg_signalr *s)
 static void on_stop_check(uv_timer_t *t)
 {
     sg_signalr *s = t->data;
-    sr_conns_tick(s, sg_mono_ms());
-    if (sr_list_empty(&s->all) || sg_mono_ms() - s->stop_started_ms >= STOP_GRACE_MS)
+    sr_conns_tick(s, sr_now(s));
+    if (sr_list_empty(&s->all) || sr_now(s) - s->stop_started_ms >= STOP_GRACE_MS)
         stop_http(s);
 }
 
@@ -225,7 +225,7 @@ void sg_signalr_stop(sg_signalr *s, void (*done)(void *ud), void *ud)
     s->stopping = 1;
     s->stop_done = done;
     s->stop_ud = ud;
-    s->stop_started_ms = sg_mono_ms();
+    s->stop_started_ms = sr_now(s);
     SG_LOGI("signalr", "event=stopping resource=%s connections=%zu", s->name, s->nconns);
     /* every client gets a Close message with an error text before its socket closes */
     sr_conns_close_all(s, "Service is shutting down.", 1);

@@ -124,7 +124,7 @@ static void lp_flush(sr_conn *c, int force_empty)
         lpq_free(q);
         c->lpq = NULL;
     }
-    c->last_recv_ms = sg_mono_ms(); /* the client polls again right away */
+    c->last_recv_ms = sr_now(c->s); /* the client polls again right away */
 }
 
 /* Low-level: put m on c's transport (no sequence accounting). */
@@ -172,7 +172,7 @@ static int conn_emit(sr_conn *c, sr_msg *m)
         return SG_ECLOSED;
     }
     if (rc == SG_OK)
-        c->last_send_ms = sg_mono_ms();
+        c->last_send_ms = sr_now(c->s);
     return rc;
 }
 
@@ -282,7 +282,7 @@ void sr_conn_close(sr_conn *c, const char *error, int allow_reconnect)
             c->hub ? c->hub->name : "", error ? error : "");
     conn_unregister(c);
     c->state = SR_ST_CLOSED;
-    c->state_ms = sg_mono_ms();
+    c->state_ms = sr_now(c->s);
     replay_free(c->replay);
     c->replay = NULL;
     conn_release_transports(c);
@@ -478,7 +478,7 @@ static int do_handshake(sr_conn *c, const char *p, size_t n, size_t *used)
     sg_free(c->uid);
     c->uid = NULL;
     c->state = SR_ST_CONNECTED;
-    c->state_ms = sg_mono_ms();
+    c->state_ms = sr_now(c->s);
     SG_LOGI("signalr", "event=connect conn=%s hub=%s user=%s transport=%s protocol=%s stateful=%d",
             c->id, c->hub->name, c->user ? c->user->id : "",
             c->transport == SR_T_WS ? "WebSockets" : c->transport == SR_T_SSE ? "ServerSentEvents"
@@ -548,7 +548,7 @@ static void conn_recv(sr_conn *c, const char *p, size_t n)
 {
     if (c->state != SR_ST_HANDSHAKE && c->state != SR_ST_CONNECTED)
         return;
-    c->last_recv_ms = sg_mono_ms();
+    c->last_recv_ms = sr_now(c->s);
     size_t cap = (c->state == SR_ST_HANDSHAKE ? SG_HANDSHAKE_MAX : c->s->max_message) + 16;
     if (c->inbuf && c->inbuf->len) {
         if (c->inbuf->len + n > cap + c->s->max_message) {
@@ -606,7 +606,7 @@ static void ws_on_close(sg_ws *ws, uint16_t code, const char *reason, void *ud)
     if (c->state == SR_ST_CONNECTED && (c->flags & SR_F_STATEFUL) && !c->s->stopping) {
         SG_LOGI("signalr", "event=transport_lost conn=%s code=%u stateful=1", c->id, code);
         c->state = SR_ST_RECONNECTING;
-        c->state_ms = sg_mono_ms();
+        c->state_ms = sr_now(c->s);
         return;
     }
     sr_conn_close(c, NULL, 0);
@@ -617,7 +617,7 @@ static void resume(sr_conn *c)
 {
     sr_replay *rp = c->replay;
     c->state = SR_ST_CONNECTED;
-    c->state_ms = c->last_recv_ms = sg_mono_ms();
+    c->state_ms = c->last_recv_ms = sr_now(c->s);
     sg_hub_msg m;
     sg_hub_msg_init(&m);
     m.type = SG_HUB_SEQUENCE;
@@ -746,7 +746,7 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     s->nconns++;
     sr_list_push(&s->all, &c->all_link);
     c->state = SR_ST_NEGOTIATED;
-    c->state_ms = c->last_recv_ms = c->last_send_ms = sg_mono_ms();
+    c->state_ms = c->last_recv_ms = c->last_send_ms = sr_now(c->s);
 
     sg_buf b;
     sg_buf_init(&b, 0);
@@ -854,7 +854,7 @@ static void ws_connect(sg_signalr *s, sg_http_req *r, sr_conn *c)
         resume(c);
     } else {
         c->state = SR_ST_HANDSHAKE;
-        c->state_ms = c->last_recv_ms = sg_mono_ms();
+        c->state_ms = c->last_recv_ms = sr_now(c->s);
     }
 }
 
@@ -880,7 +880,7 @@ static void sse_connect(sg_signalr *s, sg_http_req *r, sr_conn *c)
     sg_http_req_on_abort(r, sse_on_abort, c);
     c->transport = SR_T_SSE;
     c->state = SR_ST_HANDSHAKE;
-    c->state_ms = c->last_recv_ms = sg_mono_ms();
+    c->state_ms = c->last_recv_ms = sr_now(c->s);
 }
 
 static void lp_poll(sg_signalr *s, sg_http_req *r, sr_conn *c)
@@ -894,7 +894,7 @@ static void lp_poll(sg_signalr *s, sg_http_req *r, sr_conn *c)
         }
         c->transport = SR_T_LP;
         c->state = SR_ST_HANDSHAKE;
-        c->state_ms = c->last_recv_ms = sg_mono_ms();
+        c->state_ms = c->last_recv_ms = sr_now(c->s);
         /* the first poll only establishes the connection */
         sr_respond(r, 200, "text/plain", "", 0);
         return;
@@ -911,7 +911,7 @@ static void lp_poll(sg_signalr *s, sg_http_req *r, sr_conn *c)
         sr_respond(old, 204, NULL, NULL, 0);
     }
     c->poll = r;
-    c->poll_ms = c->last_recv_ms = sg_mono_ms();
+    c->poll_ms = c->last_recv_ms = sr_now(c->s);
     sg_http_req_on_abort(r, poll_on_abort, c);
     if ((c->lpq && c->lpq->head) || c->state == SR_ST_CLOSED)
         lp_flush(c, 0);

@@ -282,6 +282,13 @@ struct sg_signalr {
 
 /* ---- cross-file helpers --------------------------------------------------------------- */
 
+/* The loop's cached monotonic clock (ms): every timestamp of the data plane uses it, so a
+ * broadcast does not read the clock once per recipient. */
+static inline uint64_t sr_now(const sg_signalr *s)
+{
+    return uv_now(s->loop);
+}
+
 /* Hub name rules (swagger): ^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$ */
 int sr_name_valid_hub(const char *s, size_t n);
 /* group / user: 1..1024 bytes, not all whitespace */

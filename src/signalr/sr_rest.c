@@ -315,7 +315,7 @@ static void dispatch(rest *x)
     sg_http_method m = r->method;
     int read = m == SG_HTTP_GET || m == SG_HTTP_HEAD;
     sr_route_kind k = x->rt.kind;
-    uint64_t now = sg_mono_ms();
+    uint64_t now = sr_now(x->s);
 
     /* v1 aliases: POST to the resource itself = send */
     if (m == SG_HTTP_POST) {
