@@ -197,6 +197,16 @@ export async function startSigrid(opts = {}) {
     } catch { /* not yet */ }
     if (!endpoints) await sleep(50);
   }
+  // A running server must not keep node's event loop alive by itself: root-level after()
+  // hooks run only once the loop is otherwise empty, and they are where tests stop servers.
+  // (stop()/kill9()/waitExit() take the reference back while they wait for the exit.)
+  const hold = (on) => {
+    for (const h of [child, child.stdout, child.stderr]) {
+      if (h && typeof h.ref === 'function') { if (on) h.ref(); else h.unref(); }
+    }
+  };
+  hold(false);
+
   const caPem = endpoints.caFile && fs.existsSync(endpoints.caFile)
     ? fs.readFileSync(endpoints.caFile, 'utf8') : null;
   const def = (endpoints.signalr || []).find((r) => r.name === 'default');
@@ -257,6 +267,7 @@ export async function startSigrid(opts = {}) {
     /** SIGTERM; resolves with the exit code (128+n when killed by signal n). SIGKILL after timeoutMs. */
     async stop(stopTimeoutMs = 30000) {
       if (!exited) {
+        hold(true);
         child.kill('SIGTERM');
         const t = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, stopTimeoutMs);
         await exitPromise;
@@ -266,12 +277,14 @@ export async function startSigrid(opts = {}) {
     },
     /** SIGKILL (a crash); resolves with the exit info. */
     async kill9() {
+      hold(true);
       if (!exited) child.kill('SIGKILL');
       await exitPromise;
       return exited;
     },
     /** Waits for the process to exit on its own; resolves with the exit code. */
     async waitExit() {
+      hold(true);
       await exitPromise;
       return exitCode(exited);
     },
