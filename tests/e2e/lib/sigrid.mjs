@@ -26,14 +26,24 @@ export const SIGRID_BIN = process.env.SIGRID_BIN
 
 const tempDirs = new Set();
 const children = new Set();
-process.on('exit', () => {
+function cleanupAll() {
   for (const c of children) {
     try { c.kill('SIGKILL'); } catch { /* gone */ }
   }
+  children.clear();
   for (const d of tempDirs) {
     try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
   }
-});
+}
+process.on('exit', cleanupAll);
+// The test runner cancels a timed-out file with a signal: take our servers down with us
+// instead of leaving them orphaned.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(sig, () => {
+    cleanupAll();
+    process.exit(128 + (os.constants.signals[sig] || 0));
+  });
+}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
