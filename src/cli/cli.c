@@ -32,6 +32,10 @@ static const sg_cli_verb groups[] = {
     {"exec", sg_cli_exec,
      "Run a command as a VM or app (its managed identity endpoint in the environment)."},
     {"rest", sg_cli_rest, "Invoke the management API directly (like az rest)."},
+    {"send", sg_cli_send, "Send a message through a SignalR resource's REST API (libsigrid)."},
+    {"negotiate", sg_cli_negotiate, "Print the {url, accessToken} an app server gives a client."},
+    {"doctor", sg_cli_doctor,
+     "Diagnose credentials, tokens and authorization against a SignalR endpoint."},
     /* one row per group, added by its owner, in the order `sigrid --help` lists them */
     {0},
 };

@@ -1,6 +1,7 @@
 /* cli_account.c — `sigrid account show|list`, `account subscription create|list|show`,
  * `account management-group create|show|list|delete|subscription add|remove`. */
 #include "cli/cli_arm.h"
+#include "cli/cli_client.h"
 
 #include "sg_str.h"
 
@@ -336,6 +337,8 @@ static const sg_cli_verb account_verbs[] = {
     {"list", account_list, "List subscriptions."},
     {"subscription", account_subscription, "Manage subscriptions."},
     {"management-group", account_mg, "Manage management groups."},
+    {"get-access-token", sg_cli_account_get_access_token,
+     "Get an Entra ID access token with libsigrid's credential chain (like az)."},
     {0},
 };
 
