@@ -42,10 +42,8 @@ static void handler(sg_http_req *r, void *ud)
         sr_rest_handle(s, r);
         return;
     }
-    if (sg_slice_starts(p, "/server")) {
-        sr_respond_error(r, 501, "NotImplemented",
-                         "App server connections (/server) are not supported by this data plane yet.",
-                         NULL);
+    if (sg_slice_eq(p, "/server") || sg_slice_eq(p, "/server/")) {
+        sr_server_handle(s, r);
         return;
     }
     sr_respond_error(r, 404, "NotFound", "Not found.", NULL);
@@ -56,6 +54,7 @@ static void on_tick(uv_timer_t *t)
     sg_signalr *s = t->data;
     uint64_t now = sr_now(s);
     sr_conns_tick(s, now);
+    sr_servers_tick(s, now);
     /* user-group TTLs */
     for (size_t i = 0; i < s->hubs.hubs.cap; i++) {
         sr_hub *h = s->hubs.hubs.slots[i].val;
@@ -126,6 +125,7 @@ int sg_signalr_start(uv_loop_t *loop, const sg_signalr_opts *opts, sg_signalr **
     sr_map_init(&s->by_id, conn_id_key, seed ^ 0x5bd1e995u);
     sr_map_init(&s->by_token, conn_token_key, seed ^ 0x27d4eb2fu);
     sr_list_init(&s->all);
+    sr_list_init(&s->servers);
     rc = apply_opts(s, opts);
     if (rc != SG_OK)
         goto fail;
@@ -195,6 +195,7 @@ static void on_http_stopped(void *ud)
     sg_signalr *s = ud;
     s->http = NULL;
     sr_conns_free_all(s);
+    sr_servers_close_all(s, 1);
     s->handles_open = 2;
     uv_close((uv_handle_t *)&s->tick, on_handle_closed);
     uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
@@ -212,7 +213,8 @@ static void on_stop_check(uv_timer_t *t)
 {
     sg_signalr *s = t->data;
     sr_conns_tick(s, sr_now(s));
-    if (sr_list_empty(&s->all) || sr_now(s) - s->stop_started_ms >= STOP_GRACE_MS)
+    if ((sr_list_empty(&s->all) && sr_list_empty(&s->servers)) ||
+        sr_now(s) - s->stop_started_ms >= STOP_GRACE_MS)
         stop_http(s);
 }
 
@@ -229,6 +231,7 @@ void sg_signalr_stop(sg_signalr *s, void (*done)(void *ud), void *ud)
     SG_LOGI("signalr", "event=stopping resource=%s connections=%zu", s->name, s->nconns);
     /* every client gets a Close message with an error text before its socket closes */
     sr_conns_close_all(s, "Service is shutting down.", 1);
+    sr_servers_close_all(s, 0);
     uv_timer_init(s->loop, &s->stop_timer);
     s->stop_timer.data = s;
     uv_timer_start(&s->stop_timer, on_stop_check, 50, 100);

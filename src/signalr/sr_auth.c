@@ -149,9 +149,9 @@ static void aud_hint(const json_t *aud, const char *host, const char *path,
                         ? json_string_value(json_array_get(aud, 0))
                         : NULL;
     char expect[600];
-    if (ac->kind == SR_AUD_CLIENT)
-        snprintf(expect, sizeof expect, "<scheme>://%.*s/client/?hub=%s", (int)host_len(host), host,
-                 ac->hub ? ac->hub : "");
+    if (ac->kind != SR_AUD_REST)
+        snprintf(expect, sizeof expect, "<scheme>://%.*s/%s/?hub=%s", (int)host_len(host), host,
+                 ac->kind == SR_AUD_SERVER ? "server" : "client", ac->hub ? ac->hub : "");
     else
         snprintf(expect, sizeof expect, "<scheme>://%.*s%s", (int)host_len(host), host, path);
     if (!a) {
@@ -171,11 +171,15 @@ static void aud_hint(const json_t *aud, const char *host, const char *path,
         why = "it is a client token, not a REST API token";
     else if (ac->kind == SR_AUD_CLIENT && strstr(a, "/server"))
         why = "it is an app-server token, not a client token";
+    else if (ac->kind == SR_AUD_SERVER && strstr(a, "/client"))
+        why = "it is a client token, not an app-server token";
+    else if (ac->kind == SR_AUD_SERVER && strstr(a, "/api/"))
+        why = "it is a REST API token, not an app-server token";
     else if (ah[0] && strncasecmp(ah, host, host_len(host)) != 0 &&
              !(is_loopback(ah, strlen(ah)) && is_loopback(host, host_len(host)))) {
         snprintf(tmp, sizeof tmp, "it was issued for host '%s' (the connection string's Endpoint)", ah);
         why = tmp;
-    } else if (ac->kind == SR_AUD_CLIENT) {
+    } else if (ac->kind != SR_AUD_REST) {
         const char *q = strstr(a, "hub=");
         if (q) {
             size_t n = strcspn(q + 4, "&#");
@@ -310,8 +314,10 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
         return SG_EAUTH;
     }
     const json_t *aud = json_object_get(t.payload, "aud");
-    const char *apath = ac->kind == SR_AUD_CLIENT ? "/client" : path;
-    const char *ahub = ac->kind == SR_AUD_CLIENT ? ac->hub : NULL;
+    const char *apath = ac->kind == SR_AUD_CLIENT   ? "/client"
+                        : ac->kind == SR_AUD_SERVER ? "/server"
+                                                    : path;
+    const char *ahub = ac->kind == SR_AUD_REST ? NULL : ac->hub;
     if (!aud_ok(aud, k->tls, host && *host ? host : "localhost", apath, ahub)) {
         fail(f, 401, "Unauthorized.InvalidAudience", "Invalid authorization token audience.", NULL);
         aud_hint(aud, host && *host ? host : "localhost", path, ac, f);

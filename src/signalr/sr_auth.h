@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-typedef enum { SR_AUD_CLIENT = 1, SR_AUD_REST = 2 } sr_aud_kind;
+typedef enum { SR_AUD_CLIENT = 1, SR_AUD_REST = 2, SR_AUD_SERVER = 3 } sr_aud_kind;
 
 typedef enum { SR_PRINC_ACCESS_KEY = 1, SR_PRINC_ENTRA = 2 } sr_princ_kind;
 

@@ -176,6 +176,21 @@ static int conn_emit(sr_conn *c, sr_msg *m)
     return rc;
 }
 
+int sr_conn_emit_raw(sr_conn *c, const void *p, size_t n)
+{
+    if (c->state == SR_ST_CLOSED || c->protocol == SR_PROTO_NONE)
+        return SG_ECLOSED;
+    sr_msg m = {0};
+    m.payload[c->protocol] = sg_rcbuf_from(p, n);
+    if (!m.payload[c->protocol])
+        return SG_ENOMEM;
+    int rc = conn_emit(c, &m);
+    sr_msg_release(&m);
+    if (rc == SG_ELIMIT || rc == SG_ENOMEM)
+        sr_conn_close(c, NULL, 0);
+    return rc;
+}
+
 int sr_conn_send(sr_conn *c, sr_msg *m)
 {
     if (c->state == SR_ST_CLOSED || c->state == SR_ST_NEGOTIATED)
@@ -267,7 +282,7 @@ void sr_conn_close(sr_conn *c, const char *error, int allow_reconnect)
     if (c->state == SR_ST_CLOSED)
         return;
     int was = c->state;
-    if (was == SR_ST_CONNECTED && c->transport != SR_T_NONE) {
+    if (was == SR_ST_CONNECTED && c->transport != SR_T_NONE && !(c->flags & SR_F_SILENT_CLOSE)) {
         sg_hub_msg m;
         sg_hub_msg_init(&m);
         m.type = SG_HUB_CLOSE;
@@ -280,6 +295,8 @@ void sr_conn_close(sr_conn *c, const char *error, int allow_reconnect)
     }
     SG_LOGI("signalr", "event=disconnect conn=%s hub=%s error=\"%s\"", c->id,
             c->hub ? c->hub->name : "", error ? error : "");
+    if (c->server)
+        sr_server_client_closed(c, error);
     conn_unregister(c);
     c->state = SR_ST_CLOSED;
     c->state_ms = sr_now(c->s);
@@ -318,6 +335,7 @@ static void conn_reap(sr_conn *c)
     lpq_free(c->lpq);
     replay_free(c->replay);
     sg_free(c->uid);
+    sr_pending_open_free(c->open);
     if (c->inbuf) {
         sg_buf_free(c->inbuf);
         sg_free(c->inbuf);
@@ -470,20 +488,10 @@ static int do_handshake(sr_conn *c, const char *p, size_t n, size_t *used)
         sr_conn_close(c, NULL, 0);
         return SG_ECLOSED;
     }
-    const char *uid = c->uid;
-    if (sr_hub_join(c->hub, c, uid) != SG_OK) {
+    if (sr_conn_join(c, c->protocol) != SG_OK) {
         sr_conn_close(c, "Out of memory.", 0);
         return SG_ECLOSED;
     }
-    sg_free(c->uid);
-    c->uid = NULL;
-    c->state = SR_ST_CONNECTED;
-    c->state_ms = sr_now(c->s);
-    SG_LOGI("signalr", "event=connect conn=%s hub=%s user=%s transport=%s protocol=%s stateful=%d",
-            c->id, c->hub->name, c->user ? c->user->id : "",
-            c->transport == SR_T_WS ? "WebSockets" : c->transport == SR_T_SSE ? "ServerSentEvents"
-                                                                                 : "LongPolling",
-            sg_hub_protocol_name(req.protocol), (c->flags & SR_F_STATEFUL) ? 1 : 0);
     return SG_OK;
 refuse:
     SG_LOGI("signalr", "event=handshake_refused conn=%s reason=\"%s\"", c->id, err);
@@ -493,6 +501,25 @@ refuse:
     send_handshake(c, err);
     sr_conn_close(c, NULL, 0);
     return SG_ECLOSED;
+}
+
+int sr_conn_join(sr_conn *c, int protocol)
+{
+    c->protocol = (uint8_t)protocol;
+    if (sr_hub_join(c->hub, c, c->uid) != SG_OK)
+        return SG_ENOMEM;
+    sg_free(c->uid);
+    c->uid = NULL;
+    c->state = SR_ST_CONNECTED;
+    c->state_ms = sr_now(c->s);
+    SG_LOGI("signalr",
+            "event=connect conn=%s hub=%s user=%s transport=%s protocol=%s stateful=%d mode=%s",
+            c->id, c->hub->name, c->user ? c->user->id : "",
+            c->transport == SR_T_WS ? "WebSockets" : c->transport == SR_T_SSE ? "ServerSentEvents"
+                                                                                 : "LongPolling",
+            protocol == SR_PROTO_MSGPACK ? "messagepack" : "json",
+            (c->flags & SR_F_STATEFUL) ? 1 : 0, (c->flags & SR_F_DEFAULT) ? "default" : "serverless");
+    return SG_OK;
 }
 
 /* Processes bytes; returns the number consumed or -1 if the connection closed. */
@@ -549,6 +576,10 @@ static void conn_recv(sr_conn *c, const char *p, size_t n)
     if (c->state != SR_ST_HANDSHAKE && c->state != SR_ST_CONNECTED)
         return;
     c->last_recv_ms = sr_now(c->s);
+    if (c->flags & SR_F_DEFAULT) {
+        sr_server_client_data(c, p, n);
+        return;
+    }
     size_t cap = (c->state == SR_ST_HANDSHAKE ? SG_HANDSHAKE_MAX : c->s->max_message) + 16;
     if (c->inbuf && c->inbuf->len) {
         if (c->inbuf->len + n > cap + c->s->max_message) {
@@ -674,8 +705,8 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     int stateful = st && strcasecmp(st, "true") == 0 && v1;
     sg_free(st);
 
-    if (!s->serverless) {
-        /* Default mode needs an app server over /server (not connected: none exist yet). */
+    if (!s->serverless && !sr_hub_has_server(sr_hub_get(&s->hubs, hubkey))) {
+        /* Default mode needs an app server of this hub over /server */
         const char *e = "{\"error\":\"SignalR Service is now in 'Default' service mode. Current mode "
                         "works as a proxy that routes client traffic to the connected app servers. "
                         "However app servers are not connected.\"}";
@@ -708,8 +739,17 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     sr_list_init(&c->all_link);
     sr_list_init(&c->hub_link);
     sr_list_init(&c->user_link);
+    sr_list_init(&c->server_link);
     c->s = s;
     c->hub = hub;
+    if (!s->serverless) {
+        c->flags |= SR_F_DEFAULT;
+        stateful = 0; /* not offered through app servers yet */
+        c->open = SG_NEW(sr_pending_open);
+        if (!c->open)
+            goto oom_c;
+        c->open->claims = json_incref(pr->claims);
+    }
     hub->refs++;
     c->allowed = allowed;
     c->hs_timeout_s = (uint8_t)cht;
@@ -774,6 +814,7 @@ oom_c:
     if (c) {
         hub->refs--;
         sg_free(c->uid);
+        sr_pending_open_free(c->open);
     }
 oom:
     sg_free(c);
@@ -799,6 +840,13 @@ static void poll_on_abort(sg_http_req *r, void *ud)
     sr_conn *c = ud;
     if (c && c->poll == r)
         c->poll = NULL;
+}
+
+/* Default mode: OpenConnection carries the query string of the transport request. */
+static void remember_query(sr_conn *c, const sg_http_req *r)
+{
+    if (c->open && !c->open->query)
+        c->open->query = sg_slice_dup(r->query);
 }
 
 static int wants_sse(const sg_http_req *r)
@@ -841,6 +889,7 @@ static void ws_connect(sg_signalr *s, sg_http_req *r, sr_conn *c)
     sg_ws_opts o = {wsmax, &lim};
     sg_ws_cbs cbs = {ws_on_message, ws_on_close};
     sg_ws *ws = NULL;
+    remember_query(c, r); /* r is gone after the accept */
     if (sg_ws_accept(r, &o, &cbs, c, &ws) != SG_OK)
         return; /* ws answered 400 */
     if (takeover && c->ws) {
@@ -876,6 +925,7 @@ static void sse_connect(sg_signalr *s, sg_http_req *r, sr_conn *c)
     sg_stream_limits lim = {s->out_soft, s->out_grace_ms, s->out_hard};
     sg_stream_set_limits(r->stream, &lim);
     sg_http_stream_write(r, ":\r\n", 3); /* some EventSource versions open on first bytes */
+    remember_query(c, r);
     c->sse = r;
     sg_http_req_on_abort(r, sse_on_abort, c);
     c->transport = SR_T_SSE;
@@ -892,6 +942,7 @@ static void lp_poll(sg_signalr *s, sg_http_req *r, sr_conn *c)
                              "The LongPolling transport is disabled for this connection.", NULL);
             return;
         }
+        remember_query(c, r);
         c->transport = SR_T_LP;
         c->state = SR_ST_HANDSHAKE;
         c->state_ms = c->last_recv_ms = sr_now(c->s);
@@ -1059,7 +1110,9 @@ void sr_conns_tick(sg_signalr *s, uint64_t now)
             }
             if (c->flags & SR_F_WANT_ACK)
                 ack_inbound(c);
-            if (c->state == SR_ST_CONNECTED && now - c->last_send_ms >= s->keepalive_ms)
+            /* Default mode: the app server's hub sends the pings, inside the byte stream */
+            if (c->state == SR_ST_CONNECTED && !(c->flags & SR_F_DEFAULT) &&
+                now - c->last_send_ms >= s->keepalive_ms)
                 conn_emit(c, &s->ping);
             break;
         case SR_ST_RECONNECTING:

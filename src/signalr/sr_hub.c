@@ -93,6 +93,7 @@ sr_hub *sr_hub_obtain(sr_hubs *h, const char *name)
         return NULL;
     memcpy(hub->name, name, n + 1);
     sr_list_init(&hub->conns);
+    sr_list_init(&hub->servers);
     sr_map_init(&hub->users, user_key, h->seed ^ 0x9e3779b9u);
     sr_map_init(&hub->groups, group_key, h->seed ^ 0x7f4a7c15u);
     hub->owner = h;
@@ -105,7 +106,7 @@ sr_hub *sr_hub_obtain(sr_hubs *h, const char *name)
 
 void sr_hub_maybe_free(sr_hub *hub)
 {
-    if (!hub || hub->refs || hub->nconns || hub->users.n || hub->groups.n)
+    if (!hub || hub->refs || hub->nconns || hub->nservers || hub->users.n || hub->groups.n)
         return;
     sr_map_del(&hub->owner->hubs, hub->name, strlen(hub->name));
     hub_free(hub);

@@ -111,6 +111,8 @@ typedef struct sr_user {
 struct sr_hub {
     sr_link conns; /* connected (handshake done) connections, sr_conn.hub_link */
     size_t nconns;
+    sr_link servers; /* app-server connections able to carry clients (sr_sconn.hub_link) */
+    size_t nservers;
     size_t refs; /* connections attached (any state) */
     sr_map users;
     sr_map groups;
@@ -205,7 +207,17 @@ enum {
     SR_F_NEGOTIATE_V1 = 4,
     SR_F_WANT_ACK = 8,   /* inbound trackable messages not acknowledged yet */
     SR_F_FREE_SOON = 16, /* freed by the next tick once no transport holds it */
+    SR_F_DEFAULT = 32,   /* Default mode: bytes go to an app server, it answers */
+    SR_F_SILENT_CLOSE = 64, /* the app server already sent the Close message */
 };
+
+typedef struct sr_sconn sr_sconn;
+
+/* What OpenConnection needs, kept from negotiate/connect until it is sent (Default mode). */
+typedef struct sr_pending_open {
+    void *claims; /* json_t*, owned */
+    char *query;  /* the transport request's query string */
+} sr_pending_open;
 
 typedef struct sr_qnode {
     struct sr_qnode *next;
@@ -244,6 +256,9 @@ struct sr_conn {
     sr_replay *replay;
     sg_buf *inbuf; /* partial inbound message (rare), capped */
     char *uid;     /* user id from the token until the handshake joins the hub */
+    sr_sconn *server;       /* Default mode: the app-server connection serving this client */
+    sr_link server_link;    /* in server->clients */
+    sr_pending_open *open;  /* Default mode, until OpenConnection is sent */
     uint64_t state_ms, last_recv_ms, last_send_ms, poll_ms;
     uint8_t state, transport, protocol, flags;
     uint8_t allowed; /* SR_T_* mask (asrs.s.htt) */
@@ -269,6 +284,8 @@ struct sg_signalr {
     sr_hubs hubs;
     sr_map by_id, by_token;
     sr_link all;
+    sr_link servers; /* every app-server connection (sr_sconn.all_link) */
+    size_t nservers;
     size_t nconns; /* connections counted against max_connections */
     uv_timer_t tick;
     sr_msg ping; /* prebuilt Ping message */
@@ -314,8 +331,23 @@ void sr_respond_error(sg_http_req *r, int status, const char *code, const char *
                       const char *target);
 void sr_respond_text(sg_http_req *r, int status, const char *text);
 
+/* app-server connections (sr_server.c) */
+void sr_server_handle(sg_signalr *s, sg_http_req *r); /* /server/?hub=..&cid=.. */
+int sr_hub_has_server(const sr_hub *hub);
+/* Client bytes in Default mode (handshake peeked, then forwarded as ConnectionData). */
+void sr_server_client_data(sr_conn *c, const char *p, size_t n);
+/* A Default-mode client closed: tells its app server, unlinks. */
+void sr_server_client_closed(sr_conn *c, const char *error);
+void sr_servers_tick(sg_signalr *s, uint64_t now);
+void sr_servers_close_all(sg_signalr *s, int force);
+void sr_pending_open_free(sr_pending_open *o);
+
 /* connections */
 sr_conn *sr_conn_by_id(sg_signalr *s, const char *id);
+/* Puts raw, already-framed bytes on c's transport (Default mode pass-through). */
+int sr_conn_emit_raw(sr_conn *c, const void *p, size_t n);
+/* Joins c to its hub as connected (handshake seen). SG_OK or SG_ENOMEM. */
+int sr_conn_join(sr_conn *c, int protocol);
 /* Sends m to c in its protocol/transport. 0 ok, negative: not delivered (closing / limits). */
 int sr_conn_send(sr_conn *c, sr_msg *m);
 /* Close with a hub Close message (error may be NULL) unless the handshake has not finished. */
