@@ -97,6 +97,32 @@ test('an oversized client message closes that client with an error, others conti
   await bystanderStillFine();
 });
 
+test('a client that stops reading is cut off; everyone else gets every message', { timeout: 120000 }, async () => {
+  const slow = await rawWs('robust');
+  await new Promise((r) => setTimeout(r, 200));
+  slow.ws._socket.pause(); // never read again: its queue grows on the server
+  const n0 = watched.length;
+  const big = 'z'.repeat(900 * 1024);
+  let cut = false;
+  let sent = 0;
+  for (; sent < 60 && !cut; sent++) {
+    const r = await rest(dp, 'POST', '/api/hubs/robust/:send', { target: 'msg', arguments: [big] });
+    assert.equal(r.status, 202);
+    if (sent % 5 === 4) {
+      await watched.waitFor(n0 + sent + 1, 30000);
+      cut = (await rest(dp, 'HEAD', `/api/hubs/robust/connections/${slow.id}`)).status === 404;
+    }
+  }
+  await watched.waitFor(n0 + sent, 30000);
+  for (let i = 0; i < 100 && !cut; i++) {
+    cut = (await rest(dp, 'HEAD', `/api/hubs/robust/connections/${slow.id}`)).status === 404;
+    if (!cut) await sleep(200);
+  }
+  assert.ok(cut, `the slow consumer was cut (after ${sent} messages of 900 KB)`);
+  slow.ws.terminate();
+  await bystanderStillFine();
+});
+
 test('a WebSocket that never sends the handshake is closed after the handshake timeout', { timeout: 40000 }, async () => {
   const t0 = Date.now();
   const c = await rawWs('robust', { handshake: false });
@@ -150,6 +176,7 @@ test('shutdown sends every client a Close message; a restart keeps the keys', { 
   const errs = await Promise.all(closes);
   assert.match(String(errs[0]), /shutting down/i);
   assert.match(String(errs[1]), /shutting down/i);
+  assert.match(String(errs[2]), /shutting down/i);
   const after = await listKeys(s2);
   assert.equal(after.primaryKey, before.primaryKey);
   assert.equal(after.secondaryKey, before.secondaryKey);
