@@ -75,7 +75,8 @@ static int copy_str(char **dst, const char *src)
 
 static int apply_opts(sg_signalr *s, const sg_signalr_opts *o)
 {
-    if (copy_str(&s->resource_id, o->resource_id) != SG_OK || copy_str(&s->name, o->name) != SG_OK ||
+    if (copy_str(&s->resource_id, o->resource_id) != SG_OK ||
+        copy_str(&s->name, o->name) != SG_OK ||
         copy_str(&s->primary_key, o->primary_key) != SG_OK ||
         copy_str(&s->secondary_key, o->secondary_key) != SG_OK)
         return SG_ENOMEM;
@@ -130,7 +131,8 @@ int sg_signalr_start(uv_loop_t *loop, const sg_signalr_opts *opts, sg_signalr **
     if (rc != SG_OK)
         goto fail;
     s->ping.payload[SR_PROTO_JSON] = sg_rcbuf_from(sg_hub_json_ping, strlen(sg_hub_json_ping));
-    s->ping.payload[SR_PROTO_MSGPACK] = sg_rcbuf_from(sg_hub_msgpack_ping, sizeof sg_hub_msgpack_ping);
+    s->ping.payload[SR_PROTO_MSGPACK] =
+        sg_rcbuf_from(sg_hub_msgpack_ping, sizeof sg_hub_msgpack_ping);
     if (!s->ping.payload[SR_PROTO_JSON] || !s->ping.payload[SR_PROTO_MSGPACK]) {
         rc = SG_ENOMEM;
         goto fail;

@@ -37,7 +37,8 @@ const char *sr_principal_user(const sr_principal *p)
     if (!u)
         u = claim_str(p->claims, "nameid");
     if (!u)
-        u = claim_str(p->claims, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier");
+        u = claim_str(p->claims,
+                      "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier");
     if (!u)
         u = claim_str(p->claims, "sub");
     return u;
@@ -141,8 +142,8 @@ static int aud_ok(const json_t *aud, int tls, const char *host, const char *path
     return 0;
 }
 
-static void aud_hint(const json_t *aud, const char *host, const char *path,
-                     const sr_auth_ctx *ac, sr_auth_fail *f)
+static void aud_hint(const json_t *aud, const char *host, const char *path, const sr_auth_ctx *ac,
+                     sr_auth_fail *f)
 {
     const char *a = json_is_string(aud) ? json_string_value(aud)
                     : json_is_array(aud) && json_is_string(json_array_get(aud, 0))
@@ -177,14 +178,15 @@ static void aud_hint(const json_t *aud, const char *host, const char *path,
         why = "it is a REST API token, not an app-server token";
     else if (ah[0] && strncasecmp(ah, host, host_len(host)) != 0 &&
              !(is_loopback(ah, strlen(ah)) && is_loopback(host, host_len(host)))) {
-        snprintf(tmp, sizeof tmp, "it was issued for host '%s' (the connection string's Endpoint)", ah);
+        snprintf(tmp, sizeof tmp, "it was issued for host '%s' (the connection string's Endpoint)",
+                 ah);
         why = tmp;
     } else if (ac->kind != SR_AUD_REST) {
         const char *q = strstr(a, "hub=");
         if (q) {
             size_t n = strcspn(q + 4, "&#");
-            snprintf(tmp, sizeof tmp, "it was issued for hub '%.*s', not '%s'", (int)(n > 200 ? 200 : n),
-                     q + 4, ac->hub ? ac->hub : "");
+            snprintf(tmp, sizeof tmp, "it was issued for hub '%.*s', not '%s'",
+                     (int)(n > 200 ? 200 : n), q + 4, ac->hub ? ac->hub : "");
             why = tmp;
         } else {
             why = "it carries no hub=<hub> query";
@@ -193,8 +195,10 @@ static void aud_hint(const json_t *aud, const char *host, const char *path,
         snprintf(tmp, sizeof tmp, "it was issued for another URL (hub or route)");
         why = tmp;
     }
-    snprintf(f->hint, sizeof f->hint, "The token audience '%.200s' does not match this request: %s. "
-             "Expected %s.", a, why, expect);
+    snprintf(f->hint, sizeof f->hint,
+             "The token audience '%.200s' does not match this request: %s. "
+             "Expected %s.",
+             a, why, expect);
 }
 
 /* THE Entra seam: RS256 tokens. See sr_auth.h. */
@@ -241,7 +245,8 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
     sg_jwt_error je = {0};
     if (sg_jwt_decode_unverified(token, len, SG_JWT_MAX_LEN, &t, &je) != SG_OK) {
         fail(f, 401, "Unauthorized.InvalidToken", "The access token is not a well-formed JWT.",
-             je.reason[0] ? je.reason : "Expected three base64url parts: header.payload.signature.");
+             je.reason[0] ? je.reason
+                          : "Expected three base64url parts: header.payload.signature.");
         sg_jwt_clear(&t);
         return SG_EAUTH;
     }
@@ -256,7 +261,8 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
         return sr_auth_entra(k, token, len, ac, p, f);
     if (alg != SG_JWT_HS256 && alg != SG_JWT_HS512) {
         char m[160];
-        snprintf(m, sizeof m, "The token algorithm '%.40s' is not accepted.", algname ? algname : "(none)");
+        snprintf(m, sizeof m, "The token algorithm '%.40s' is not accepted.",
+                 algname ? algname : "(none)");
         fail(f, 401, "Unauthorized.UnsupportedAlgorithm", m,
              algname && strcasecmp(algname, "none") == 0
                  ? "Unsigned tokens (alg 'none') are never accepted: sign with HS256 and the "
@@ -299,15 +305,18 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
             fail(f, 401, "Unauthorized.TokenExpired", "The access token has expired.",
                  je.reason[0] ? je.reason : "Get a new token from your negotiate endpoint.");
         else if (je.status == SG_JWT_NOT_YET_VALID)
-            fail(f, 401, "Unauthorized.TokenNotYetValid", "The access token is not valid yet (nbf).",
+            fail(f, 401, "Unauthorized.TokenNotYetValid",
+                 "The access token is not valid yet (nbf).",
                  "Check the clock of the machine that issued the token.");
         else
             fail(f, 401, "Unauthorized.InvalidToken", "The access token has no 'exp' claim.",
                  "Access-key tokens must carry exp (NumericDate seconds).");
         if (je.status == SG_JWT_EXPIRED && je.reason[0]) {
             char h[400];
-            snprintf(h, sizeof h, "%s. Tokens are short-lived (1 h by default): fetch a new one from "
-                     "your negotiate endpoint / re-sign it.", je.reason);
+            snprintf(h, sizeof h,
+                     "%s. Tokens are short-lived (1 h by default): fetch a new one from "
+                     "your negotiate endpoint / re-sign it.",
+                     je.reason);
             snprintf(f->hint, sizeof f->hint, "%s", h);
         }
         sg_jwt_clear(&t);
@@ -412,7 +421,7 @@ void sr_auth_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, const
         {SG_SLICE_LIT("x-ms-error-code"), sg_slice_cstr(f->code)},
         {SG_SLICE_LIT("WWW-Authenticate"), SG_SLICE_LIT("Bearer")},
     };
-    sr_respond_ex(r, f->status ? f->status : 401, "application/json", h, 2,
-                       body ? body : "{}", body ? strlen(body) : 2);
-    free(body);
+    sr_respond_ex(r, f->status ? f->status : 401, "application/json", h, 2, body ? body : "{}",
+                  body ? strlen(body) : 2);
+    free(body); /* lint-ok: json_dumps memory (jansson uses malloc) */
 }

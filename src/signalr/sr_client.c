@@ -99,8 +99,8 @@ static void lp_flush(sr_conn *c, int force_empty)
         return;
     c->poll = NULL;
     sg_http_req_on_abort(r, NULL, NULL);
-    const char *ctype = c->protocol == SR_PROTO_MSGPACK ? "application/octet-stream"
-                                                         : "text/plain; charset=utf-8";
+    const char *ctype =
+        c->protocol == SR_PROTO_MSGPACK ? "application/octet-stream" : "text/plain; charset=utf-8";
     if (!q || !q->head) {
         if (c->state == SR_ST_CLOSED)
             sr_respond(r, 204, NULL, NULL, 0);
@@ -210,8 +210,10 @@ int sr_conn_send(sr_conn *c, sr_msg *m)
         rp->bytes += f->len;
         if (rp->bytes > c->s->replay_max) {
             SG_LOGW("signalr", "event=replay_overflow conn=%s bytes=%zu", c->id, rp->bytes);
-            sr_conn_close(c, "The stateful reconnect buffer is full: messages were not "
-                             "acknowledged in time.", 0);
+            sr_conn_close(c,
+                          "The stateful reconnect buffer is full: messages were not "
+                          "acknowledged in time.",
+                          0);
             return SG_ELIMIT;
         }
     }
@@ -381,8 +383,9 @@ static void on_ack(sr_conn *c, uint64_t seq)
 static void on_invocation(sr_conn *c, const sg_hub_msg *m)
 {
     if (!m->invocation_id) {
-        SG_LOGD("signalr", "event=invocation_ignored conn=%s target=%s reason=serverless_no_upstream",
-                c->id, m->target ? m->target : "");
+        SG_LOGD("signalr",
+                "event=invocation_ignored conn=%s target=%s reason=serverless_no_upstream", c->id,
+                m->target ? m->target : "");
         return;
     }
     char err[400];
@@ -454,11 +457,13 @@ static int do_handshake(sr_conn *c, const char *p, size_t n, size_t *used)
         return SG_EAGAIN;
     char err[200];
     if (rc != SG_OK) {
-        snprintf(err, sizeof err, "Handshake was canceled: %s", why ? why : "invalid handshake request");
+        snprintf(err, sizeof err, "Handshake was canceled: %s",
+                 why ? why : "invalid handshake request");
         goto refuse;
     }
     if (req.protocol == SG_HUB_PROTO_UNKNOWN) {
-        snprintf(err, sizeof err, "Requested protocol '%.64s' is not available.", req.protocol_name);
+        snprintf(err, sizeof err, "Requested protocol '%.64s' is not available.",
+                 req.protocol_name);
         goto refuse;
     }
     if (req.version < 1 || req.version > 2) {
@@ -515,10 +520,12 @@ int sr_conn_join(sr_conn *c, int protocol)
     SG_LOGI("signalr",
             "event=connect conn=%s hub=%s user=%s transport=%s protocol=%s stateful=%d mode=%s",
             c->id, c->hub->name, c->user ? c->user->id : "",
-            c->transport == SR_T_WS ? "WebSockets" : c->transport == SR_T_SSE ? "ServerSentEvents"
-                                                                                 : "LongPolling",
+            c->transport == SR_T_WS    ? "WebSockets"
+            : c->transport == SR_T_SSE ? "ServerSentEvents"
+                                       : "LongPolling",
             protocol == SR_PROTO_MSGPACK ? "messagepack" : "json",
-            (c->flags & SR_F_STATEFUL) ? 1 : 0, (c->flags & SR_F_DEFAULT) ? "default" : "serverless");
+            (c->flags & SR_F_STATEFUL) ? 1 : 0,
+            (c->flags & SR_F_DEFAULT) ? "default" : "serverless");
     return SG_OK;
 }
 
@@ -610,7 +617,8 @@ static void conn_recv(sr_conn *c, const char *p, size_t n)
         return;
     }
     c->inbuf = SG_NEW(sg_buf);
-    if (!c->inbuf || (sg_buf_init(c->inbuf, 0), sg_buf_append(c->inbuf, p + used, n - (size_t)used)) != SG_OK) {
+    if (!c->inbuf ||
+        (sg_buf_init(c->inbuf, 0), sg_buf_append(c->inbuf, p + used, n - (size_t)used)) != SG_OK) {
         sr_conn_close(c, "Out of memory.", 0);
         return;
     }
@@ -669,7 +677,8 @@ static const char *transport_json(uint8_t allowed, sr_conn *c, sg_buf *b)
     sg_buf_append_str(b, "[");
     int first = 1;
     if (allowed & SR_T_WS) {
-        sg_buf_append_str(b, "{\"transport\":\"WebSockets\",\"transferFormats\":[\"Text\",\"Binary\"]}");
+        sg_buf_append_str(
+            b, "{\"transport\":\"WebSockets\",\"transferFormats\":[\"Text\",\"Binary\"]}");
         first = 0;
     }
     if (allowed & SR_T_SSE) {
@@ -678,8 +687,9 @@ static const char *transport_json(uint8_t allowed, sr_conn *c, sg_buf *b)
         first = 0;
     }
     if (allowed & SR_T_LP)
-        sg_buf_appendf(b, "%s{\"transport\":\"LongPolling\",\"transferFormats\":[\"Text\",\"Binary\"]}",
-                       first ? "" : ",");
+        sg_buf_appendf(
+            b, "%s{\"transport\":\"LongPolling\",\"transferFormats\":[\"Text\",\"Binary\"]}",
+            first ? "" : ",");
     sg_buf_append_str(b, "]");
     return b->data;
 }
@@ -697,7 +707,8 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     }
     sg_free(vs);
     if (ver < 0) {
-        sr_respond_error(r, 400, "InvalidNegotiateVersion", "The client requested an invalid protocol version.", "negotiateVersion");
+        sr_respond_error(r, 400, "InvalidNegotiateVersion",
+                         "The client requested an invalid protocol version.", "negotiateVersion");
         return;
     }
     int v1 = ver >= 1;
@@ -707,9 +718,10 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
 
     if (!s->serverless && !sr_hub_has_server(sr_hub_get(&s->hubs, hubkey))) {
         /* Default mode needs an app server of this hub over /server */
-        const char *e = "{\"error\":\"SignalR Service is now in 'Default' service mode. Current mode "
-                        "works as a proxy that routes client traffic to the connected app servers. "
-                        "However app servers are not connected.\"}";
+        const char *e =
+            "{\"error\":\"SignalR Service is now in 'Default' service mode. Current mode "
+            "works as a proxy that routes client traffic to the connected app servers. "
+            "However app servers are not connected.\"}";
         sr_respond(r, 200, "application/json", e, strlen(e));
         return;
     }
@@ -761,7 +773,8 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     }
     char rnd[64];
     for (int tries = 0;; tries++) {
-        if (sg_random_token(rnd, sizeof rnd, 16) != SG_OK || tries > 5 || strlen(rnd) >= sizeof c->id)
+        if (sg_random_token(rnd, sizeof rnd, 16) != SG_OK || tries > 5 ||
+            strlen(rnd) >= sizeof c->id)
             goto oom_c;
         memcpy(c->id, rnd, strlen(rnd) + 1);
         if (!sr_conn_by_id(s, c->id) && !conn_by_token(s, c->id))
@@ -791,12 +804,13 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     sg_buf b;
     sg_buf_init(&b, 0);
     if (v1)
-        sg_buf_appendf(&b, "{\"negotiateVersion\":1,\"connectionId\":\"%s\",\"connectionToken\":\"%s\","
-                           "\"availableTransports\":",
+        sg_buf_appendf(&b,
+                       "{\"negotiateVersion\":1,\"connectionId\":\"%s\",\"connectionToken\":\"%s\","
+                       "\"availableTransports\":",
                        c->id, c->token);
     else
-        sg_buf_appendf(&b, "{\"negotiateVersion\":0,\"connectionId\":\"%s\",\"availableTransports\":",
-                       c->id);
+        sg_buf_appendf(
+            &b, "{\"negotiateVersion\":0,\"connectionId\":\"%s\",\"availableTransports\":", c->id);
     sg_buf tj;
     sg_buf_init(&tj, 0);
     transport_json(allowed, c, &tj);
@@ -805,8 +819,8 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     if (stateful)
         sg_buf_append_str(&b, ",\"useStatefulReconnect\":true");
     sg_buf_append_str(&b, "}");
-    SG_LOGD("signalr", "event=negotiate conn=%s hub=%s version=%d stateful=%d", c->id, hubkey,
-            v1, stateful);
+    SG_LOGD("signalr", "event=negotiate conn=%s hub=%s version=%d stateful=%d", c->id, hubkey, v1,
+            stateful);
     sr_respond(r, 200, "application/json", b.data ? b.data : "{}", b.len);
     sg_buf_free(&b);
     return;
@@ -877,8 +891,9 @@ static void ws_connect(sg_signalr *s, sg_http_req *r, sr_conn *c)
         takeover = 1; /* the client reconnected before we noticed the old socket died */
     } else {
         sr_respond_error(r, 409, "Conflict",
-                         c->transport == SR_T_WS ? "Connection ID is already in use by another WebSocket."
-                                                 : "Cannot change transports mid-connection.",
+                         c->transport == SR_T_WS
+                             ? "Connection ID is already in use by another WebSocket."
+                             : "Cannot change transports mid-connection.",
                          NULL);
         return;
     }
@@ -1056,7 +1071,8 @@ void sr_client_handle(sg_signalr *s, sg_http_req *r, sg_slice sub)
         sr_respond_error(r, 405, "MethodNotAllowed", "Negotiate requires POST.", NULL);
         return;
     }
-    sr_auth_ctx ac = {SR_AUD_CLIENT, hubkey, "Microsoft.SignalRService/SignalR/clientConnection/write"};
+    sr_auth_ctx ac = {SR_AUD_CLIENT, hubkey,
+                      "Microsoft.SignalRService/SignalR/clientConnection/write"};
     sr_principal pr;
     sr_auth_fail f;
     if (sr_auth_request(s, r, &ac, &pr, &f) != SG_OK) {
@@ -1105,7 +1121,8 @@ void sr_conns_tick(sg_signalr *s, uint64_t now)
             }
             if (now - c->last_recv_ms > s->client_timeout_ms) {
                 SG_LOGI("signalr", "event=client_timeout conn=%s", c->id);
-                sr_conn_close(c, "Server timeout elapsed without receiving a message from the client.", 1);
+                sr_conn_close(
+                    c, "Server timeout elapsed without receiving a message from the client.", 1);
                 break;
             }
             if (c->flags & SR_F_WANT_ACK)

@@ -459,8 +459,7 @@ size_t sr_user_each(sr_hub *hub, const char *user, const sr_excl *ex, sr_visit_f
     return n;
 }
 
-size_t sr_group_each(sr_hub *hub, const char *group, const sr_excl *ex, sr_visit_fn fn,
-                     void *ud)
+size_t sr_group_each(sr_hub *hub, const char *group, const sr_excl *ex, sr_visit_fn fn, void *ud)
 {
     sr_group *g = sr_group_get(hub, group);
     if (!g)

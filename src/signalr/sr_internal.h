@@ -169,8 +169,7 @@ typedef struct sr_excl {
 } sr_excl;
 size_t sr_hub_each(sr_hub *hub, const sr_excl *ex, sr_visit_fn fn, void *ud);
 size_t sr_user_each(sr_hub *hub, const char *user, const sr_excl *ex, sr_visit_fn fn, void *ud);
-size_t sr_group_each(sr_hub *hub, const char *group, const sr_excl *ex, sr_visit_fn fn,
-                     void *ud);
+size_t sr_group_each(sr_hub *hub, const char *group, const sr_excl *ex, sr_visit_fn fn, void *ud);
 int sr_excl_has(const sr_excl *ex, const char *id);
 
 /* ---- messages: one payload per hub protocol, frames built once and shared -------------- */
@@ -205,9 +204,9 @@ enum {
     SR_F_STATEFUL_OFFERED = 1, /* negotiate answered useStatefulReconnect */
     SR_F_STATEFUL = 2,         /* handshake version >= 2 on WebSockets: Ack/Sequence on */
     SR_F_NEGOTIATE_V1 = 4,
-    SR_F_WANT_ACK = 8,   /* inbound trackable messages not acknowledged yet */
-    SR_F_FREE_SOON = 16, /* freed by the next tick once no transport holds it */
-    SR_F_DEFAULT = 32,   /* Default mode: bytes go to an app server, it answers */
+    SR_F_WANT_ACK = 8,      /* inbound trackable messages not acknowledged yet */
+    SR_F_FREE_SOON = 16,    /* freed by the next tick once no transport holds it */
+    SR_F_DEFAULT = 32,      /* Default mode: bytes go to an app server, it answers */
     SR_F_SILENT_CLOSE = 64, /* the app server already sent the Close message */
 };
 
@@ -254,18 +253,18 @@ struct sr_conn {
     sg_http_req *poll;
     sr_lpq *lpq;
     sr_replay *replay;
-    sg_buf *inbuf; /* partial inbound message (rare), capped */
-    char *uid;     /* user id from the token until the handshake joins the hub */
-    sr_sconn *server;       /* Default mode: the app-server connection serving this client */
-    sr_link server_link;    /* in server->clients */
-    sr_pending_open *open;  /* Default mode, until OpenConnection is sent */
+    sg_buf *inbuf;         /* partial inbound message (rare), capped */
+    char *uid;             /* user id from the token until the handshake joins the hub */
+    sr_sconn *server;      /* Default mode: the app-server connection serving this client */
+    sr_link server_link;   /* in server->clients */
+    sr_pending_open *open; /* Default mode, until OpenConnection is sent */
     uint64_t state_ms, last_recv_ms, last_send_ms, poll_ms;
     uint8_t state, transport, protocol, flags;
-    uint8_t allowed; /* SR_T_* mask (asrs.s.htt) */
-    uint8_t hs_timeout_s; /* asrs.s.cht (1..30), 0 = the ctx default */
+    uint8_t allowed;       /* SR_T_* mask (asrs.s.htt) */
+    uint8_t hs_timeout_s;  /* asrs.s.cht (1..30), 0 = the ctx default */
     uint32_t auth_expires; /* asrs.s.coae + asrs.s.aeo: unix seconds, 0 = never */
-    char id[23];     /* public connection id (base64url, 16 random bytes) */
-    char token[44];  /* secret connection token (base64url, 32 random bytes) */
+    char id[23];           /* public connection id (base64url, 16 random bytes) */
+    char token[44];        /* secret connection token (base64url, 32 random bytes) */
 };
 
 /* ---- the ctx ---------------------------------------------------------------------------- */
@@ -323,7 +322,8 @@ void sr_rest_handle(sg_signalr *s, sg_http_req *r);                 /* /api/... 
 int sr_respond(sg_http_req *r, int status, const char *ctype, const void *body, size_t n);
 int sr_respond_ex(sg_http_req *r, int status, const char *ctype, const sg_http_header *h, size_t nh,
                   const void *body, size_t n);
-int sr_stream_start(sg_http_req *r, int status, const char *ctype, const sg_http_header *h, size_t nh);
+int sr_stream_start(sg_http_req *r, int status, const char *ctype, const sg_http_header *h,
+                    size_t nh);
 void sr_respond_preflight(sg_http_req *r);
 
 /* JSON error bodies */

@@ -56,4 +56,3 @@ int sr_hub_key(const char *hub, const char *app, char *out, size_t outlen)
     out[o] = 0;
     return SG_OK;
 }
-

@@ -94,7 +94,8 @@ static int content_is(const sg_http_req *r, const char *type)
     if (!ct)
         return 0;
     size_t n = strlen(type);
-    return ct->n >= n && strncasecmp(ct->p, type, n) == 0 && (ct->n == n || ct->p[n] == ';' || ct->p[n] == ' ');
+    return ct->n >= n && strncasecmp(ct->p, type, n) == 0 &&
+           (ct->n == n || ct->p[n] == ';' || ct->p[n] == ' ');
 }
 
 /* Builds the message to fan out from the request body. On failure responds 400 itself and
@@ -161,16 +162,17 @@ static int payload_build(rest *x, sr_msg *m)
     }
     if (!json_is_object(o)) {
         json_decref(o);
-        sr_respond_error(r, 400, "InvalidPayload",
-                         "The request body must be a JSON object {\"target\":...,\"arguments\":[...]}.",
-                         "body");
+        sr_respond_error(
+            r, 400, "InvalidPayload",
+            "The request body must be a JSON object {\"target\":...,\"arguments\":[...]}.", "body");
         return SG_EINVAL;
     }
     json_t *target = obj_get_ci(o, "target");
     json_t *args = obj_get_ci(o, "arguments");
     if (!json_is_string(target) || json_string_length(target) == 0) {
         json_decref(o);
-        sr_respond_error(r, 400, "InvalidPayload", "The 'target' field is required and must be a non-empty string.",
+        sr_respond_error(r, 400, "InvalidPayload",
+                         "The 'target' field is required and must be a non-empty string.",
                          "target");
         return SG_EINVAL;
     }
@@ -180,16 +182,17 @@ static int payload_build(rest *x, sr_msg *m)
         args = empty;
     } else if (!json_is_array(args)) {
         json_decref(o);
-        sr_respond_error(r, 400, "InvalidPayload", "The 'arguments' field must be an array.", "arguments");
+        sr_respond_error(r, 400, "InvalidPayload", "The 'arguments' field must be an array.",
+                         "arguments");
         return SG_EINVAL;
     }
-    int rc = sg_hub_invocation_encode(json_string_value(target), args, NULL, &m->payload[SR_PROTO_JSON],
-                                      &m->payload[SR_PROTO_MSGPACK]);
+    int rc = sg_hub_invocation_encode(json_string_value(target), args, NULL,
+                                      &m->payload[SR_PROTO_JSON], &m->payload[SR_PROTO_MSGPACK]);
     json_decref(empty);
     json_decref(o);
     if (rc != SG_OK) {
-        sr_respond_error(r, rc == SG_ENOMEM ? 500 : 400, "InvalidPayload", "The message could not be encoded.",
-                         "arguments");
+        sr_respond_error(r, rc == SG_ENOMEM ? 500 : 400, "InvalidPayload",
+                         "The message could not be encoded.", "arguments");
         return rc;
     }
     return SG_OK;
@@ -216,7 +219,8 @@ static int check_name(rest *x, const char *v, const char *what)
 {
     if (v && !sr_name_valid_group(v, strlen(v))) {
         char msg[200];
-        snprintf(msg, sizeof msg, "Invalid %s name: it must be 1..1024 characters and not only whitespace.", what);
+        snprintf(msg, sizeof msg,
+                 "Invalid %s name: it must be 1..1024 characters and not only whitespace.", what);
         sr_respond_error(x->r, 400, "InvalidName", msg, what);
         return 0;
     }
@@ -268,7 +272,8 @@ static void do_send(rest *x, sr_route_kind k)
         }
     }
     sr_msg_release(&m);
-    SG_LOGD("signalr", "event=rest_send route=%s hub=%s recipients=%zu", sr_route_name(k), x->hubkey, n);
+    SG_LOGD("signalr", "event=rest_send route=%s hub=%s recipients=%zu", sr_route_name(k),
+            x->hubkey, n);
     respond_empty(x->r, 202);
 }
 
@@ -284,7 +289,7 @@ static const char *route_action(sr_route_kind k, sg_http_method m)
     case SR_R_USER_CLOSE:
         return ACT("clientConnection/write");
     case SR_R_CONN:
-        return read ? ACT("clientConnection/read")
+        return read                ? ACT("clientConnection/read")
                : m == SG_HTTP_POST ? ACT("clientConnection/send/action")
                                    : ACT("clientConnection/write");
     case SR_R_CONN_SEND:
@@ -329,8 +334,10 @@ static void dispatch(rest *x)
             k = SR_R_USER_SEND;
     }
     if (is_send_kind(k)) {
-        if (m != SG_HTTP_POST)
-            { method_not_allowed(r); return; }
+        if (m != SG_HTTP_POST) {
+            method_not_allowed(r);
+            return;
+        }
         do_send(x, k);
         return;
     }
@@ -338,8 +345,10 @@ static void dispatch(rest *x)
     case SR_R_HUB_CLOSE:
     case SR_R_GROUP_CLOSE:
     case SR_R_USER_CLOSE: {
-        if (m != SG_HTTP_POST)
-            { method_not_allowed(r); return; }
+        if (m != SG_HTTP_POST) {
+            method_not_allowed(r);
+            return;
+        }
         closer cl = {x->reason};
         if (x->hub) {
             if (k == SR_R_HUB_CLOSE)
@@ -358,30 +367,41 @@ static void dispatch(rest *x)
             if (c && c->state != SR_ST_NEGOTIATED)
                 respond_empty(r, 200);
             else
-                respond_notfound(r, "Warning.Connection.NotExisted", "The connection does not exist.");
+                respond_notfound(r, "Warning.Connection.NotExisted",
+                                 "The connection does not exist.");
             return;
         }
-        if (m != SG_HTTP_DELETE)
-            { method_not_allowed(r); return; }
-        if (!c)
-            { respond_notfound(r, "Warning.Connection.NotExisted", "The connection does not exist."); return; }
+        if (m != SG_HTTP_DELETE) {
+            method_not_allowed(r);
+            return;
+        }
+        if (!c) {
+            respond_notfound(r, "Warning.Connection.NotExisted", "The connection does not exist.");
+            return;
+        }
         sr_conn_close(c, x->reason, 0);
         respond_empty(r, 200);
         return;
     }
     case SR_R_CONN_GROUPS: {
-        if (m != SG_HTTP_DELETE)
-            { method_not_allowed(r); return; }
+        if (m != SG_HTTP_DELETE) {
+            method_not_allowed(r);
+            return;
+        }
         sr_conn *c = x->hub ? conn_in_hub(x) : NULL;
-        if (!c)
-            { respond_notfound(r, "Error.Connection.NotExisted", "The connection does not exist."); return; }
+        if (!c) {
+            respond_notfound(r, "Error.Connection.NotExisted", "The connection does not exist.");
+            return;
+        }
         sr_group_remove_all(c);
         respond_empty(r, 200);
         return;
     }
     case SR_R_GROUP: {
-        if (!read)
-            { method_not_allowed(r); return; }
+        if (!read) {
+            method_not_allowed(r);
+            return;
+        }
         sr_group *g = x->hub ? sr_group_get(x->hub, x->rt.group) : NULL;
         if (g && g->n)
             respond_empty(r, 200);
@@ -390,11 +410,15 @@ static void dispatch(rest *x)
         return;
     }
     case SR_R_GROUP_CONN: {
-        if (m != SG_HTTP_PUT && m != SG_HTTP_DELETE)
-            { method_not_allowed(r); return; }
+        if (m != SG_HTTP_PUT && m != SG_HTTP_DELETE) {
+            method_not_allowed(r);
+            return;
+        }
         sr_conn *c = x->hub ? conn_in_hub(x) : NULL;
-        if (!c || c->state == SR_ST_NEGOTIATED || c->state == SR_ST_HANDSHAKE)
-            { respond_notfound(r, "Error.Connection.NotExisted", "The connection does not exist."); return; }
+        if (!c || c->state == SR_ST_NEGOTIATED || c->state == SR_ST_HANDSHAKE) {
+            respond_notfound(r, "Error.Connection.NotExisted", "The connection does not exist.");
+            return;
+        }
         if (m == SG_HTTP_PUT) {
             if (sr_group_add(x->hub, c, x->rt.group) != SG_OK) {
                 sr_respond_error(r, 500, "InternalServerError", "Out of memory.", NULL);
@@ -407,8 +431,10 @@ static void dispatch(rest *x)
         return;
     }
     case SR_R_USER: {
-        if (!read)
-            { method_not_allowed(r); return; }
+        if (!read) {
+            method_not_allowed(r);
+            return;
+        }
         sr_user *u = x->hub ? sr_user_get(x->hub, x->rt.user) : NULL;
         if (u && u->nconns)
             respond_empty(r, 200);
@@ -417,8 +443,10 @@ static void dispatch(rest *x)
         return;
     }
     case SR_R_USER_GROUPS:
-        if (m != SG_HTTP_DELETE)
-            { method_not_allowed(r); return; }
+        if (m != SG_HTTP_DELETE) {
+            method_not_allowed(r);
+            return;
+        }
         if (x->hub)
             sr_user_group_remove_all(x->hub, x->rt.user);
         respond_empty(r, 204);
@@ -434,9 +462,11 @@ static void dispatch(rest *x)
         if (m == SG_HTTP_PUT) {
             int64_t ttl = 0;
             char *t = sg_query_get(r->query, "ttl");
-            if (t && (sg_parse_i64(t, strlen(t), &ttl) != SG_OK || ttl < 0 || ttl > 100LL * 365 * 86400)) {
+            if (t && (sg_parse_i64(t, strlen(t), &ttl) != SG_OK || ttl < 0 ||
+                      ttl > 100LL * 365 * 86400)) {
                 sg_free(t);
-                sr_respond_error(r, 400, "InvalidTtl", "'ttl' must be a non-negative integer (seconds).", "ttl");
+                sr_respond_error(r, 400, "InvalidTtl",
+                                 "'ttl' must be a non-negative integer (seconds).", "ttl");
                 return;
             }
             sg_free(t);
@@ -452,8 +482,10 @@ static void dispatch(rest *x)
             respond_empty(r, 200);
             return;
         }
-        if (m != SG_HTTP_DELETE)
-            { method_not_allowed(r); return; }
+        if (m != SG_HTTP_DELETE) {
+            method_not_allowed(r);
+            return;
+        }
         if (x->hub)
             sr_user_group_remove(x->hub, x->rt.user, x->rt.group);
         respond_empty(r, 204);
@@ -471,19 +503,22 @@ void sr_rest_handle(sg_signalr *s, sg_http_req *r)
     memset(&x, 0, sizeof x);
     x.s = s;
     x.r = r;
-    if (sg_slice_eq(r->path, "/api/v1/auth/accessKey") || sg_slice_eq(r->path, "/api/v1/auth/accesskey")) {
+    if (sg_slice_eq(r->path, "/api/v1/auth/accessKey") ||
+        sg_slice_eq(r->path, "/api/v1/auth/accesskey")) {
         /* Entra-only endpoint (temporary keys for app servers): part of the Entra seam */
         sr_auth_ctx ac = {SR_AUD_REST, NULL, ACT("auth/accessKey/action")};
         sr_auth_fail f;
         memset(&f, 0, sizeof f);
         f.status = 401;
         snprintf(f.code, sizeof f.code, "Unauthorized.EntraNotSupported");
-        snprintf(f.message, sizeof f.message,
-                 "GET /api/v1/auth/accessKey needs a Microsoft Entra ID token, which this data plane "
-                 "does not accept yet.");
-        snprintf(f.hint, sizeof f.hint,
-                 "Use the access-key connection string (AccessKey=..., see `sigrid signalr key list`) "
-                 "instead of AuthType=azure/azure.msi/azure.app for now.");
+        snprintf(
+            f.message, sizeof f.message,
+            "GET /api/v1/auth/accessKey needs a Microsoft Entra ID token, which this data plane "
+            "does not accept yet.");
+        snprintf(
+            f.hint, sizeof f.hint,
+            "Use the access-key connection string (AccessKey=..., see `sigrid signalr key list`) "
+            "instead of AuthType=azure/azure.msi/azure.app for now.");
         sr_auth_respond(s, r, &ac, &f);
         return;
     }
@@ -508,10 +543,12 @@ void sr_rest_handle(sg_signalr *s, sg_http_req *r)
     int bad_app = app && *app && !sr_name_valid_hub(app, strlen(app));
     sg_free(app);
     if (rc != SG_OK) {
-        sr_respond_error(r, 400, "InvalidHubName",
-                         bad_app ? "Invalid application name: it must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$."
-                                 : "Invalid hub name: it must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$.",
-                         bad_app ? "application" : "hub");
+        sr_respond_error(
+            r, 400, "InvalidHubName",
+            bad_app
+                ? "Invalid application name: it must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$."
+                : "Invalid hub name: it must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$.",
+            bad_app ? "application" : "hub");
         goto done;
     }
     if (!check_name(&x, x.rt.group, "group") || !check_name(&x, x.rt.user, "user"))
@@ -526,7 +563,8 @@ void sr_rest_handle(sg_signalr *s, sg_http_req *r)
     sr_principal_clear(&pr);
     rc = excl_parse(r->query, &x.ex);
     if (rc != SG_OK) {
-        sr_respond_error(r, 400, "InvalidRequest", "Malformed 'excluded' query parameter.", "excluded");
+        sr_respond_error(r, 400, "InvalidRequest", "Malformed 'excluded' query parameter.",
+                         "excluded");
         goto done;
     }
     x.reason = sg_query_get(r->query, "reason");

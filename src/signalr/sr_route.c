@@ -12,10 +12,23 @@
 const char *sr_route_name(sr_route_kind k)
 {
     static const char *names[] = {
-        "none",          "health",         "hub",           "hub-send",       "hub-close",
-        "connection",    "connection-send", "connection-groups", "group",     "group-send",
-        "group-close",   "group-connection", "user",         "user-send",      "user-close",
-        "user-groups",   "user-group",
+        "none",
+        "health",
+        "hub",
+        "hub-send",
+        "hub-close",
+        "connection",
+        "connection-send",
+        "connection-groups",
+        "group",
+        "group-send",
+        "group-close",
+        "group-connection",
+        "user",
+        "user-send",
+        "user-close",
+        "user-groups",
+        "user-group",
     };
     if ((unsigned)k < sizeof(names) / sizeof(names[0]))
         return names[k];

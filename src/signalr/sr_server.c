@@ -147,7 +147,8 @@ static sr_sconn *pick_server(sr_hub *hub)
     return SR_CONTAINER(l, sr_sconn, hub_link);
 }
 
-static void claims_to_svc(json_t *claims, sg_svc_claim **out, size_t *n, char ***owned, size_t *nowned)
+static void claims_to_svc(json_t *claims, sg_svc_claim **out, size_t *n, char ***owned,
+                          size_t *nowned)
 {
     *out = NULL;
     *n = 0;
@@ -187,7 +188,7 @@ static void claims_to_svc(json_t *claims, sg_svc_claim **out, size_t *n, char **
                 if (!d)
                     continue;
                 char *cp = sg_strdup(d);
-                free(d);
+                free(d); /* lint-ok: json_dumps memory (jansson uses malloc) */
                 if (!cp)
                     continue;
                 (*owned)[(*nowned)++] = cp;
@@ -283,9 +284,10 @@ void sr_server_client_data(sr_conn *c, const char *p, size_t n)
         /* the last app server went away between negotiate and handshake */
         sg_buf e;
         sg_buf_init(&e, 0);
-        sg_handshake_write_error(&e, "SignalR Service is now in 'Default' service mode. Current mode "
-                                     "works as a proxy that routes client traffic to the connected app "
-                                     "servers. However app servers are not connected.");
+        sg_handshake_write_error(&e,
+                                 "SignalR Service is now in 'Default' service mode. Current mode "
+                                 "works as a proxy that routes client traffic to the connected app "
+                                 "servers. However app servers are not connected.");
         c->protocol = SR_PROTO_JSON;
         sr_conn_emit_raw(c, e.data, e.len);
         sg_buf_free(&e);
@@ -430,7 +432,7 @@ static void on_handshake(sr_sconn *sc, const sg_svc_msg *m)
     r.type = SG_SVC_HANDSHAKE_RESPONSE;
     if (m->type != SG_SVC_HANDSHAKE_REQUEST || m->version != 1) {
         r.error_message = m->type != SG_SVC_HANDSHAKE_REQUEST ? "Expected a handshake request."
-                                                               : "Protocol version not supported.";
+                                                              : "Protocol version not supported.";
         sc_send(sc, &r);
         sc_close(sc, r.error_message);
         return;
@@ -568,7 +570,8 @@ static void on_message(sr_sconn *sc, const sg_svc_msg *m)
             sr_user_group_remove(hub, m->user_id, m->group_name);
         else if (ok)
             sr_user_group_remove_all(hub, m->user_id);
-        if (m->type == SG_SVC_USER_JOIN_GROUP_WITH_ACK || m->type == SG_SVC_USER_LEAVE_GROUP_WITH_ACK)
+        if (m->type == SG_SVC_USER_JOIN_GROUP_WITH_ACK ||
+            m->type == SG_SVC_USER_LEAVE_GROUP_WITH_ACK)
             sc_ack(sc, m->ack_id, ok, "");
         break;
     }
@@ -618,7 +621,8 @@ static void on_message(sr_sconn *sc, const sg_svc_msg *m)
         sg_svc_msg_init(&r);
         r.type = SG_SVC_ACCESS_KEY_RESPONSE;
         r.error_type = "UnauthorizedAccessException";
-        r.error_message = "Microsoft Entra ID tokens are not accepted by this sigrid data plane yet.";
+        r.error_message =
+            "Microsoft Entra ID tokens are not accepted by this sigrid data plane yet.";
         sc_send(sc, &r);
         break;
     }
@@ -651,7 +655,8 @@ static void sc_on_message(sg_ws *ws, int binary, const char *p, size_t n, void *
         sg_svc_msg_init(&m);
         size_t used = 0;
         const char *why = NULL;
-        int rc = sg_svc_parse(sc->in.data + off, sc->in.len - off, SERVER_MAX_FRAME, &m, &used, &why);
+        int rc =
+            sg_svc_parse(sc->in.data + off, sc->in.len - off, SERVER_MAX_FRAME, &m, &used, &why);
         if (rc == SG_EAGAIN) {
             sg_svc_msg_clear(&m);
             break;
@@ -701,14 +706,16 @@ void sr_server_handle(sg_signalr *s, sg_http_req *r)
     sg_free(hub);
     sg_free(app);
     if (rc != SG_OK) {
-        sr_respond_error(r, 400, "InvalidHubName", "The 'hub' query parameter is missing or invalid.", "hub");
+        sr_respond_error(r, 400, "InvalidHubName",
+                         "The 'hub' query parameter is missing or invalid.", "hub");
         return;
     }
     if (s->stopping) {
         sr_respond_error(r, 503, "ServiceUnavailable", "Service is shutting down.", NULL);
         return;
     }
-    sr_auth_ctx ac = {SR_AUD_SERVER, hubkey, "Microsoft.SignalRService/SignalR/serverConnection/write"};
+    sr_auth_ctx ac = {SR_AUD_SERVER, hubkey,
+                      "Microsoft.SignalRService/SignalR/serverConnection/write"};
     sr_principal pr;
     sr_auth_fail f;
     if (sr_auth_request(s, r, &ac, &pr, &f) != SG_OK) {
@@ -738,7 +745,8 @@ void sr_server_handle(sg_signalr *s, sg_http_req *r)
     const sg_slice *sid = sg_http_req_header(r, "X-ASRS-Server-Id");
     const char *nameid = sr_principal_user(&pr);
     if (sid && sid->n)
-        snprintf(sc->server_id, sizeof sc->server_id, "%.*s", (int)(sid->n > 127 ? 127 : sid->n), sid->p);
+        snprintf(sc->server_id, sizeof sc->server_id, "%.*s", (int)(sid->n > 127 ? 127 : sid->n),
+                 sid->p);
     else if (nameid)
         snprintf(sc->server_id, sizeof sc->server_id, "%s", nameid);
     char *cid = sg_query_get(r->query, "cid");

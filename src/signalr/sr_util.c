@@ -17,8 +17,10 @@ static size_t cors_headers(const sg_http_req *r, sg_http_header *out)
     if (!o || o->n == 0)
         return 0;
     out[0] = (sg_http_header){SG_SLICE_LIT("Access-Control-Allow-Origin"), *o};
-    out[1] = (sg_http_header){SG_SLICE_LIT("Access-Control-Allow-Credentials"), SG_SLICE_LIT("true")};
-    out[2] = (sg_http_header){SG_SLICE_LIT("Access-Control-Expose-Headers"), SG_SLICE_LIT("x-ms-error-code")};
+    out[1] =
+        (sg_http_header){SG_SLICE_LIT("Access-Control-Allow-Credentials"), SG_SLICE_LIT("true")};
+    out[2] = (sg_http_header){SG_SLICE_LIT("Access-Control-Expose-Headers"),
+                              SG_SLICE_LIT("x-ms-error-code")};
     out[3] = (sg_http_header){SG_SLICE_LIT("Vary"), SG_SLICE_LIT("Origin")};
     return 4;
 }
@@ -40,7 +42,8 @@ int sr_respond(sg_http_req *r, int status, const char *ctype, const void *body, 
     return sr_respond_ex(r, status, ctype, NULL, 0, body, n);
 }
 
-int sr_stream_start(sg_http_req *r, int status, const char *ctype, const sg_http_header *h, size_t nh)
+int sr_stream_start(sg_http_req *r, int status, const char *ctype, const sg_http_header *h,
+                    size_t nh)
 {
     sg_http_header all[SR_MAX_HDRS];
     size_t k = cors_headers(r, all);
@@ -76,9 +79,8 @@ void sr_respond_error(sg_http_req *r, int status, const char *code, const char *
         json_decref(o);
     }
     sg_http_header h[1] = {{SG_SLICE_LIT("x-ms-error-code"), sg_slice_cstr(code ? code : "Error")}};
-    sr_respond_ex(r, status, "application/json", h, 1, body ? body : "{}",
-                       body ? strlen(body) : 2);
-    free(body); /* jansson allocates with malloc */
+    sr_respond_ex(r, status, "application/json", h, 1, body ? body : "{}", body ? strlen(body) : 2);
+    free(body); /* lint-ok: json_dumps memory (jansson uses malloc) */
 }
 
 void sr_respond_text(sg_http_req *r, int status, const char *text)

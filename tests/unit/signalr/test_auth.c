@@ -20,8 +20,8 @@
 #define K2 "SECONDARYKEYSECONDARYKEY0123456789ABCDEFGH"
 #define NOW 1800000000
 
-static char *tok(sg_jwt_alg alg, const char *key, const char *aud, long exp_off, const char *extra_k,
-                 const char *extra_v)
+static char *tok(sg_jwt_alg alg, const char *key, const char *aud, long exp_off,
+                 const char *extra_k, const char *extra_v)
 {
     json_t *c = json_object();
     if (aud)
@@ -36,18 +36,20 @@ static char *tok(sg_jwt_alg alg, const char *key, const char *aud, long exp_off,
     return out;
 }
 
-static const sr_auth_ctx CLIENT = {SR_AUD_CLIENT, "chat", "Microsoft.SignalRService/SignalR/clientConnection/write"};
-static const sr_auth_ctx REST = {SR_AUD_REST, "chat", "Microsoft.SignalRService/SignalR/hub/send/action"};
+static const sr_auth_ctx CLIENT = {SR_AUD_CLIENT, "chat",
+                                   "Microsoft.SignalRService/SignalR/clientConnection/write"};
+static const sr_auth_ctx REST = {SR_AUD_REST, "chat",
+                                 "Microsoft.SignalRService/SignalR/hub/send/action"};
 
-static int check(const char *t, const char *host, const char *path, const sr_auth_ctx *ac, int local_off,
-                 sr_auth_fail *f, sr_principal *p)
+static int check(const char *t, const char *host, const char *path, const sr_auth_ctx *ac,
+                 int local_off, sr_auth_fail *f, sr_principal *p)
 {
     sr_auth_keys k = {K1, K2, local_off, 0, NOW};
     return sr_auth_token(&k, t, t ? strlen(t) : 0, host, path, ac, p, f);
 }
 
-static void expect_fail(const char *t, const char *host, const char *path, const sr_auth_ctx *ac, int local_off,
-                        const char *code, const char *hint_part)
+static void expect_fail(const char *t, const char *host, const char *path, const sr_auth_ctx *ac,
+                        int local_off, const char *code, const char *hint_part)
 {
     sr_auth_fail f;
     sr_principal p;
@@ -79,21 +81,25 @@ static void test_client_tokens(void **st)
     expect_ok(t, "localhost:8888", "/client/negotiate", &CLIENT);
     expect_ok(t, "127.0.0.1:8888", "/client/", &CLIENT); /* loopback aliases */
     expect_fail(t, "example.com", "/client/", &CLIENT, 0, "Unauthorized.InvalidAudience", "host");
-    expect_fail(t, "localhost", "/client/", &CLIENT, 1, "Unauthorized.LocalAuthDisabled", "disable");
+    expect_fail(t, "localhost", "/client/", &CLIENT, 1, "Unauthorized.LocalAuthDisabled",
+                "disable");
     sr_auth_ctx other = CLIENT;
     other.hub = "other";
     expect_fail(t, "localhost", "/client/", &other, 0, "Unauthorized.InvalidAudience", "'chat'");
     sg_free(t);
-    t = tok(SG_JWT_HS512, K2, "https://localhost:443/client/?hub=chat&asrs.op=%2Fx", 3600, NULL, NULL);
+    t = tok(SG_JWT_HS512, K2, "https://localhost:443/client/?hub=chat&asrs.op=%2Fx", 3600, NULL,
+            NULL);
     expect_ok(t, "localhost:8888", "/client/", &CLIENT);
     sg_free(t);
     t = tok(SG_JWT_HS256, "another-key", "http://localhost/client/?hub=chat", 3600, NULL, NULL);
-    expect_fail(t, "localhost", "/client/", &CLIENT, 0, "Unauthorized.InvalidSignature", "another key");
+    expect_fail(t, "localhost", "/client/", &CLIENT, 0, "Unauthorized.InvalidSignature",
+                "another key");
     sg_free(t);
     t = tok(SG_JWT_HS256, K1, "http://localhost/client/?hub=chat", -3600, NULL, NULL);
     expect_fail(t, "localhost", "/client/", &CLIENT, 0, "Unauthorized.TokenExpired", NULL);
     sg_free(t);
-    t = tok(SG_JWT_HS256, K1, "http://localhost/client/?hub=chat", -30, NULL, NULL); /* within skew */
+    t = tok(SG_JWT_HS256, K1, "http://localhost/client/?hub=chat", -30, NULL,
+            NULL); /* within skew */
     expect_ok(t, "localhost", "/client/", &CLIENT);
     sg_free(t);
     t = tok(SG_JWT_HS256, K1, "http://localhost/client/?hub=chat", 0, NULL, NULL); /* no exp */
@@ -105,10 +111,14 @@ static void test_client_tokens(void **st)
     expect_fail(NULL, "localhost", "/client/", &CLIENT, 0, "Unauthorized.MissingToken", "Bearer");
     expect_fail("a.b", "localhost", "/client/", &CLIENT, 0, "Unauthorized.InvalidToken", NULL);
     /* alg none: header {"alg":"none"} */
-    const char *none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwOi8vbG9jYWxob3N0L2NsaWVudC8_aHViPWNoYXQiLCJleHAiOjE5MDAwMDAwMDB9.";
-    expect_fail(none, "localhost", "/client/", &CLIENT, 0, "Unauthorized.UnsupportedAlgorithm", "none");
+    const char *none =
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwOi8vbG9jYWxob3N0L2NsaWVudC8_"
+        "aHViPWNoYXQiLCJleHAiOjE5MDAwMDAwMDB9.";
+    expect_fail(none, "localhost", "/client/", &CLIENT, 0, "Unauthorized.UnsupportedAlgorithm",
+                "none");
     /* RS256: the Entra seam */
-    const char *rs = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL3NpZ25hbHIuYXp1cmUuY29tIn0.c2ln";
+    const char *rs =
+        "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL3NpZ25hbHIuYXp1cmUuY29tIn0.c2ln";
     expect_fail(rs, "localhost", "/client/", &CLIENT, 0, "Unauthorized.EntraNotSupported", NULL);
     char big[5000];
     memset(big, 'a', sizeof big - 1);
@@ -121,13 +131,16 @@ static void test_rest_tokens(void **st)
     (void)st;
     char *t = tok(SG_JWT_HS256, K1, "http://localhost/api/hubs/chat/:send", 3600, NULL, NULL);
     expect_ok(t, "localhost:8888", "/api/hubs/chat/:send", &REST);
-    expect_fail(t, "localhost", "/api/hubs/other/:send", &REST, 0, "Unauthorized.InvalidAudience", NULL);
+    expect_fail(t, "localhost", "/api/hubs/other/:send", &REST, 0, "Unauthorized.InvalidAudience",
+                NULL);
     sg_free(t);
-    t = tok(SG_JWT_HS256, K1, "http://localhost/api/hubs/chat/:send?api-version=2022-06-01", 3600, NULL, NULL);
+    t = tok(SG_JWT_HS256, K1, "http://localhost/api/hubs/chat/:send?api-version=2022-06-01", 3600,
+            NULL, NULL);
     expect_ok(t, "localhost:8888", "/api/hubs/chat/:send", &REST);
     sg_free(t);
     t = tok(SG_JWT_HS256, K1, "http://localhost/client/?hub=chat", 3600, NULL, NULL);
-    expect_fail(t, "localhost", "/api/hubs/chat/:send", &REST, 0, "Unauthorized.InvalidAudience", "client token");
+    expect_fail(t, "localhost", "/api/hubs/chat/:send", &REST, 0, "Unauthorized.InvalidAudience",
+                "client token");
     sg_free(t);
 }
 
@@ -156,8 +169,9 @@ static void test_user_and_body(void **st)
     sg_free(t);
 
     assert_int_equal(check(NULL, "localhost", "/client/", &CLIENT, 0, &f, &p), SG_EAUTH);
-    char *body = sr_auth_body("/subscriptions/s/resourceGroups/local/providers/Microsoft.SignalRService/SignalR/default",
-                              &CLIENT, &f);
+    char *body = sr_auth_body(
+        "/subscriptions/s/resourceGroups/local/providers/Microsoft.SignalRService/SignalR/default",
+        &CLIENT, &f);
     json_t *j = json_loads(body, 0, NULL);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "code")), "Unauthorized.MissingToken");

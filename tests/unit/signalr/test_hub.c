@@ -279,8 +279,9 @@ static void test_routes(void **st)
     assert_int_equal(sr_route_parse(sg_slice_cstr("/client/negotiate"), &r), SG_ENOTFOUND);
     assert_int_equal(sr_route_parse(sg_slice_cstr("/api/hubs"), &r), SG_ENOTFOUND);
     assert_int_equal(sr_route_parse(sg_slice_cstr("/api/hubs/chat/bogus"), &r), SG_ENOTFOUND);
-    assert_int_equal(sr_route_parse(sg_slice_cstr("/api/hubs/chat/connections/c/:closeConnections"), &r),
-                     SG_ENOTFOUND);
+    assert_int_equal(
+        sr_route_parse(sg_slice_cstr("/api/hubs/chat/connections/c/:closeConnections"), &r),
+        SG_ENOTFOUND);
     assert_int_equal(sr_route_parse(sg_slice_cstr("/api/hubs/chat/users/u/groups/g/x"), &r),
                      SG_ENOTFOUND);
     assert_int_equal(sr_route_parse(sg_slice_cstr("/api/hubs/chat/groups//:send"), &r), SG_EINVAL);
