@@ -17,9 +17,9 @@ before(async () => {
   if (dev) return;
   base = await startDataPlane();
   const s = base.sigrid;
-  await s.cli(['signalr', 'create', '-g', 'local', '-n', 'dm', '--service-mode', 'Default']);
+  const res = await s.cli(['signalr', 'create', '-g', 'local', '-n', 'dm', '--service-mode', 'Default']);
   const keys = await s.cli(['signalr', 'key', 'list', '-g', 'local', '-n', 'dm']);
-  let url = null;
+  let url = res.publicPort ? `http://${res.hostName || '127.0.0.1'}:${res.publicPort}` : null;
   for (let i = 0; i < 100 && !url; i++) {
     try {
       const ep = JSON.parse(fs.readFileSync(path.join(s.dataDir, 'endpoints.json'), 'utf8'));
@@ -28,8 +28,16 @@ before(async () => {
     } catch { /* being rewritten */ }
     if (!url) await sleep(100);
   }
-  assert.ok(url, 'the Default-mode resource is listed in endpoints.json');
+  assert.ok(url, 'the Default-mode resource has a URL');
   dp = { url, key: keys.primaryKey, key2: keys.secondaryKey };
+  // wait until its data plane answers
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await request(`${url}/api/health`, { method: 'HEAD', timeoutMs: 1000 });
+      if (r.status === 200) break;
+    } catch { /* not listening yet */ }
+    await sleep(100);
+  }
 });
 after(async () => {
   for (const a of apps) a.close();
