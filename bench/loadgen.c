@@ -318,9 +318,10 @@ static double machine_busy_s(void)
     fclose(f);
     if (n < 5)
         return -1;
-    /* user nice system irq steal; softirq is left out: on loopback it is mostly our own
-     * packets being received (the kernel does not charge it to the processes involved) */
-    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[7];
+    /* user nice system irq softirq steal. Softirq stays in: this kernel charges most of it
+     * (our loopback packets) to the process it interrupted, i.e. to the server or to us, and
+     * leaving it out made "other" negative. */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
     return (double)busy / (double)sysconf(_SC_CLK_TCK);
 }
 

@@ -124,7 +124,7 @@ for (const [subs, size] of fanCfgs) {
     if (!r) continue;
     p(`| ${num(subs)} × ${size} B | ${s === 'sigrid-msgpack' ? 'sigrid (MessagePack)' : NAMES[s]} | ${fmtUs(r.lat_p50_us)} | ${fmtUs(r.lat_p99_us)} | ` +
       `${r.server_cpu >= 0 ? (100 * r.server_cpu).toFixed(0) + ' %' : '?'} | ${(100 * r.loadgen_cpu).toFixed(0)} % | ` +
-      `${r.other_cpu >= 0 ? (100 * r.other_cpu).toFixed(0) + ' %' : '?'} |`);
+      `${r.other_cpu !== undefined && r.other_cpu > -0.5 ? (100 * Math.max(0, r.other_cpu)).toFixed(0) + ' %' : '?'} |`);
   }
 }
 p();
@@ -170,7 +170,7 @@ p('| client | connects/s | p50 connect | p99 connect | server CPU (other process
 p('|---|---|---|---|---|---|');
 let sigConn = null;
 const cpuCell = (r) =>
-  (r.server_cpu >= 0 ? `${(100 * r.server_cpu).toFixed(0)} % (${r.other_cpu >= 0 ? (100 * r.other_cpu).toFixed(0) : '?'} %)` : '?') +
+  (r.server_cpu >= 0 ? `${(100 * r.server_cpu).toFixed(0)} % (${r.other_cpu > -0.5 ? (100 * Math.max(0, r.other_cpu)).toFixed(0) : '?'} %)` : '?') +
   (r.connects_per_s && r.server_cpu > 0.05 ? ` | ${num(Math.round(r.connects_per_s / r.server_cpu))}` : r.connects_per_s ? ' | –' : '');
 {
   const r = find('sigrid', 'conns', (x) => x.step === 0);
