@@ -569,6 +569,12 @@ static void judge(doc *d, json_t *o, size_t op, long status, const char *body, c
                         "Check the AccessKey (sigrid signalr key list / az "
                         "signalr key list) and that local auth is enabled.");
         }
+    } else if (op == 0 && (status == 400 || status == 426)) {
+        /* the probe is a plain GET: passing authentication and failing for want of a WebSocket
+         * upgrade means a real app server connection would be accepted */
+        verdict = "ok";
+        authorized = json_true();
+        json_object_set_new(o, "note", json_string("authorized; the probe is not a WebSocket"));
     } else if (status == 501) {
         verdict = "not supported by this data plane";
     } else {

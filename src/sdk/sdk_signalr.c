@@ -672,7 +672,7 @@ int sg_service_send(sg_service_endpoint *ep, const char *hub, sg_send_kind kind,
     json_error_t je;
     json_t *args = json_loads(arguments_json ? arguments_json : "[]", JSON_DECODE_ANY, &je);
     if (!json_is_array(args)) {
-        res_msg(res, "arguments must be a JSON array (got %s)",
+        res_msg(res, "arguments must be a JSON array (got %s).",
                 args ? "another JSON value" : je.text);
         json_decref(args);
         return SG_EINVAL;
