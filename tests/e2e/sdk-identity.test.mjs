@@ -21,8 +21,8 @@ function cleanEnv(s, extra = {}) {
 }
 
 /** `sigrid exec --vm VM -- sigrid account get-access-token ARGS`; resolves {code, json, stderr}. */
-async function tokenAs(s, vm, args = [], extraEnv = {}) {
-  const r = await s.cliRaw(['exec', '--vm', vm, '-g', RG, '--', SIGRID_BIN, 'account', 'get-access-token', ...args],
+async function tokenAs(s, vm, args = [], extraEnv = {}, kind = 'vm') {
+  const r = await s.cliRaw(['exec', `--${kind}`, vm, '-g', RG, '--', SIGRID_BIN, 'account', 'get-access-token', ...args],
     { env: cleanEnv(s, extraEnv), timeoutMs: 90000 });
   let err = null;
   try { err = JSON.parse(r.stderr).error; } catch { /* not JSON */ }
@@ -107,6 +107,30 @@ describe('libsigrid credentials (sigrid account get-access-token)', () => {
     for (const n of ['EnvironmentCredential', 'WorkloadIdentityCredential', 'ManagedIdentityCredential', 'AzureCliCredential']) {
       assert.match(r3.error.message, new RegExp(n));
     }
+  });
+
+  test('as a function app: the App Service protocol (system, user-assigned; no single-UAMI default)', async () => {
+    await s.cli(['functionapp', 'create', '-g', RG, '-n', 'fa1']);
+    await s.cli(['functionapp', 'identity', 'assign', '-g', RG, '-n', 'fa1']);
+    await s.cli(['functionapp', 'identity', 'assign', '-g', RG, '-n', 'fa1', '--identities', ids.u1.id]);
+    const fa1 = await s.cli(['functionapp', 'show', '-g', RG, '-n', 'fa1']);
+    const r = await tokenAs(s, 'fa1', ['--resource', AUD], {}, 'functionapp');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.credential, 'ManagedIdentityCredential');
+    const { payload: p } = await verifyToken(s, r.json.accessToken);
+    assert.equal(p.oid, fa1.identity.principalId);
+    for (const [flag, val] of [['--client-id', ids.u1.clientId], ['--object-id', ids.u1.principalId],
+      ['--msi-resource-id', ids.u1.id]]) {
+      const u = await tokenAs(s, 'fa1', ['--resource', AUD, flag, val], {}, 'functionapp');
+      assert.equal(u.code, 0, `${flag}: ${u.stderr}`);
+      const { payload: pu } = await verifyToken(s, u.json.accessToken);
+      assert.equal(pu.oid, ids.u1.principalId, flag);
+    }
+    await s.cli(['functionapp', 'create', '-g', RG, '-n', 'fa2']);
+    await s.cli(['functionapp', 'identity', 'assign', '-g', RG, '-n', 'fa2', '--identities', ids.u1.id]);
+    const none = await tokenAs(s, 'fa2', ['--resource', AUD, '--managed-identity'], {}, 'functionapp');
+    assert.equal(none.code, 1);
+    assert.equal(none.error.code, 'CredentialUnavailable');
   });
 
   test('DefaultAzureCredential picks EnvironmentCredential when AZURE_CLIENT_ID/SECRET/TENANT_ID are set', async () => {
