@@ -631,6 +631,73 @@ static void test_endpoint_auth_types(void **st)
     sg_service_endpoint_free(ep);
 }
 
+/* Identity auth end to end against scripted answers: the Entra token (IMDS), then
+ * GET /api/v1/auth/accessKey, then a REST send with the Entra bearer. */
+#define KEY_BODY "{\"KeyId\":\"tmp-kid-1\",\"AccessKey\":\"temporary-secret\"}"
+#define RKEY                                                                                       \
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "   \
+    "52\r\n\r\n" KEY_BODY
+#define R202 "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+#define R403                                                                                       \
+    "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nConnection: close\r\n"            \
+    "Content-Length: "                                                                             \
+    "58\r\n\r\n{\"code\":\"Forbidden.NoRole\",\"message\":\"no\",\"hint\":\"assign\"}"
+
+static void test_identity_flows(void **st)
+{
+    (void)st;
+    assert_int_equal(strlen(KEY_BODY), 52);
+    fake f;
+    const char *a[] = {ROK, RKEY, R202, R403, NULL};
+    fake_start(&f, a);
+    char host[64], url[64];
+    snprintf(host, sizeof host, "AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:%d", f.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", f.port);
+    const char *env[] = {host, NULL};
+    sg_credential_options o = {.size = sizeof o, .environ = env, .retry_delay_ms = 1};
+    sg_credential *cred = NULL;
+    sg_service_endpoint *ep = NULL;
+    assert_int_equal(sg_managed_identity_credential_new(&o, &cred, NULL), SG_OK);
+    assert_int_equal(sg_service_endpoint_new(url, cred, NULL, &ep, NULL, 0), SG_OK);
+    sg_credential_free(cred);
+
+    sg_negotiate_result n = {0};
+    sg_service_result r = {0};
+    assert_int_equal(sg_service_negotiate(ep, "chat", "bob", NULL, &n, &r), SG_OK);
+    assert_non_null(strstr(f.last_req, "GET /api/v1/auth/accessKey "));
+    assert_non_null(strstr(f.last_req, "Authorization: Bearer a.b.c"));
+    /* signed with the temporary key, kid = KeyId */
+    sg_jwt t = {0};
+    sg_jwt_key k = {"temporary-secret", 16};
+    assert_int_equal(
+        sg_jwt_verify_hs(n.access_token, strlen(n.access_token), &k, 1, NULL, &t, NULL), SG_OK);
+    assert_string_equal(json_string_value(json_object_get(t.header, "kid")), "tmp-kid-1");
+    assert_string_equal(json_string_value(json_object_get(t.payload, "asrs.s.uid")), "bob");
+    sg_jwt_clear(&t);
+    sg_negotiate_result_clear(&n);
+    /* the key is cached: no request */
+    assert_int_equal(sg_service_negotiate(ep, "chat", NULL, NULL, &n, &r), SG_OK);
+    assert_int_equal(f.served, 2);
+    sg_negotiate_result_clear(&n);
+
+    /* REST with the Entra bearer (cached token) */
+    assert_int_equal(sg_service_send(ep, "chat", SG_SEND_GROUP, "g 1", "t", "[1]", &r), SG_OK);
+    assert_int_equal(r.status, 202);
+    assert_non_null(
+        strstr(f.last_req, "POST /api/hubs/chat/groups/g%201/:send?api-version=2022-06-01 "));
+    assert_non_null(strstr(f.last_req, "Authorization: Bearer a.b.c"));
+    assert_non_null(strstr(f.last_req, "{\"target\":\"t\",\"arguments\":[1]}"));
+    /* a refusal keeps the service's reason */
+    assert_int_equal(sg_service_send(ep, "chat", SG_SEND_ALL, NULL, "t", NULL, &r), SG_EPERM);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.message, "Forbidden.NoRole"));
+    assert_non_null(strstr(r.message, "assign"));
+    assert_int_equal(f.served, 4);
+    sg_service_result_clear(&r);
+    sg_service_endpoint_free(ep);
+    fake_stop(&f);
+}
+
 /* Every allocation failing in turn: errors, never crashes or leaks. */
 static void test_oom(void **st)
 {
@@ -676,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_settings_file),
         cmocka_unit_test(test_endpoint_access_key),
         cmocka_unit_test(test_endpoint_auth_types),
+        cmocka_unit_test(test_identity_flows),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
