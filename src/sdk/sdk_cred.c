@@ -439,7 +439,7 @@ static int imds_probe(sg_credential *c, sg_credential_error *err)
                       c->mi.endpoint, neterr);
         return SG_ENOTFOUND;
     }
-    if (resp.status == 403 && strstr(resp.body.data, "unreachable")) {
+    if (sg__imds_probe_available(resp.status, resp.body.data) != SG_OK) {
         sg__cred_errf(err, "ManagedIdentityCredential: the IMDS endpoint is not available (a proxy "
                            "answered 403 'unreachable', e.g. Docker Desktop)");
         rc = SG_ENOTFOUND;

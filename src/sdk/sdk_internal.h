@@ -47,6 +47,10 @@ typedef struct sg__mi_source {
 int sg__mi_detect(const char *const *envp, sg__mi_source *out);
 const char *sg__mi_kind_name(sg__mi_kind k); /* "IMDS", "AppService", ... */
 
+/* The DefaultAzureCredential probe's verdict on an answer to its header-less GET: SG_OK
+ * (IMDS is there) or SG_ENOTFOUND (Docker Desktop's 403 "unreachable"). */
+int sg__imds_probe_available(long status, const char *body);
+
 /* Which selector the request carries. */
 typedef enum {
     SG_MI_SYSTEM = 0,

@@ -131,3 +131,12 @@ int sg__mi_request_url(const sg__mi_source *src, const char *resource, sg__mi_id
     }
     return SG_EINVAL;
 }
+
+int sg__imds_probe_available(long status, const char *body)
+{
+    /* any HTTP answer means IMDS is there (a header-less request is expected to get 400),
+     * except Docker Desktop's proxy: 403 with "...unreachable network/host" */
+    if (status == 403 && body && strstr(body, "unreachable"))
+        return SG_ENOTFOUND;
+    return status > 0 ? SG_OK : SG_ENOTFOUND;
+}

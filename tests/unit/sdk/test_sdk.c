@@ -105,6 +105,18 @@ static void test_request_urls(void **st)
            "&object_id=o");
 }
 
+static void test_probe_verdict(void **st)
+{
+    (void)st;
+    assert_int_equal(sg__imds_probe_available(400, "{\"error\":\"invalid_request\"}"), SG_OK);
+    assert_int_equal(sg__imds_probe_available(200, "{}"), SG_OK);
+    assert_int_equal(sg__imds_probe_available(500, ""), SG_OK);
+    assert_int_equal(sg__imds_probe_available(403, "A socket operation was attempted to an "
+                                                   "unreachable network."),
+                     SG_ENOTFOUND);
+    assert_int_equal(sg__imds_probe_available(0, NULL), SG_ENOTFOUND);
+}
+
 static void test_scope(void **st)
 {
     (void)st;
@@ -731,6 +743,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_request_urls),
+        cmocka_unit_test(test_probe_verdict),
         cmocka_unit_test(test_scope),
         cmocka_unit_test(test_expires_on),
         cmocka_unit_test(test_expires_bad),
