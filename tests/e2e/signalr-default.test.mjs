@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startDataPlane, connect, collect, rest, clientToken, request, sleep, mint, audBase } from './lib/signalr.mjs';
 import { startAppServer } from './lib/appserver.mjs';
+import { freePort } from './lib/sigrid.mjs';
 
 const dev = !!process.env.SIGRID_DEV_SIGNALR;
 let base; // the sigrid with the built-in resource
@@ -17,7 +18,9 @@ before(async () => {
   if (dev) return;
   base = await startDataPlane();
   const s = base.sigrid;
-  const res = await s.cli(['signalr', 'create', '-g', 'local', '-n', 'dm', '--service-mode', 'Default']);
+  // an explicit free port: the automatic one (next to the built-in resource's) may be taken
+  const port = await freePort();
+  const res = await s.cli(['signalr', 'create', '-g', 'local', '-n', 'dm', '--service-mode', 'Default', '--port', String(port)]);
   const keys = await s.cli(['signalr', 'key', 'list', '-g', 'local', '-n', 'dm']);
   let url = res.publicPort ? `http://${res.hostName || '127.0.0.1'}:${res.publicPort}` : null;
   for (let i = 0; i < 100 && !url; i++) {
@@ -31,13 +34,14 @@ before(async () => {
   assert.ok(url, 'the Default-mode resource has a URL');
   dp = { url, key: keys.primaryKey, key2: keys.secondaryKey };
   // wait until its data plane answers
-  for (let i = 0; i < 100; i++) {
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) {
     try {
-      const r = await request(`${url}/api/health`, { method: 'HEAD', timeoutMs: 1000 });
-      if (r.status === 200) break;
+      up = (await request(`${url}/api/health`, { method: 'HEAD', timeoutMs: 1000 })).status === 200;
     } catch { /* not listening yet */ }
-    await sleep(100);
+    if (!up) await sleep(100);
   }
+  assert.ok(up, `the Default-mode data plane at ${url} answers; sigrid said:\n${s.stderr.split('\n').filter((l) => /serve|signalr|error/i.test(l)).slice(-15).join('\n')}`);
 });
 after(async () => {
   for (const a of apps) a.close();
