@@ -6,8 +6,9 @@
  *
  * Modes (each prints one JSON line of results on stdout; progress goes to stderr):
  *   fanout   N subscribers, publishers keep a window of messages in flight (REST :send with
- *            keep-alive for sigrid, POST /pub for peers, or a SignalR client invoking a hub
- *            method); every delivery is counted and its latency taken from the send
+ *            keep-alive for sigrid, POST /pub for peers, a SignalR client invoking a hub
+ *            method, or an app-server connection on /server sending BroadcastData over the
+ *            service protocol as the Management SDK's persistent mode does); every delivery is counted and its latency taken from the send
  *            timestamp the publisher embedded in the payload ("lgts" + 16 hex digits of
  *            CLOCK_MONOTONIC ns). In flight = published x subscribers - delivered, so the
  *            publisher can never run ahead of the deliveries (no unbounded queues).
@@ -23,6 +24,8 @@
 #include "lg_hist.h"
 #include "lg_jwt.h"
 #include "lg_ws.h"
+
+#include "proto/svcproto.h"
 
 #include "sg_alloc.h"
 #include "sg_b64.h"
@@ -55,7 +58,7 @@
 
 typedef enum { T_SIGRID, T_NCHAN, T_WS, T_SIO } lg_target;
 typedef enum { M_FANOUT, M_CONNS, M_HTTP } lg_mode;
-typedef enum { P_REST, P_CLIENT, P_NONE } lg_pubkind;
+typedef enum { P_REST, P_CLIENT, P_SERVER, P_NONE } lg_pubkind;
 
 #define LG_MAX_STEPS 8
 #define LG_MAX_PIDS 16
@@ -184,6 +187,7 @@ static struct {
     /* publisher template */
     sg_buf pub_req;
     size_t pub_ts_off;
+    size_t pub_ts_off2; /* server connection: the second encoding's timestamp (0 = none) */
     char rest_token[1024];
     /* http mode */
     uint64_t first_answer_us;
@@ -614,7 +618,19 @@ static int send_upgrade(lg_conn *c)
     hostport(hp, sizeof(hp));
     sg_buf b;
     sg_buf_init(&b, 0);
-    if (G.o.target == T_SIGRID) {
+    if (G.o.target == T_SIGRID && c->role == R_PUB && G.o.publish == P_SERVER) {
+        /* an app-server connection: server token (aud .../server/?hub=H), nameid = server id */
+        char aud[512], tok[1024];
+        snprintf(aud, sizeof(aud), "%s/server/?hub=%s", G.aud, G.o.hub);
+        if (lg_jwt_hs256(G.o.key, aud, ",\"nameid\":\"loadgen\"", 3600, tok, sizeof(tok)) < 0) {
+            sg_buf_free(&b);
+            conn_fail(c, "cannot mint token");
+            return -1;
+        }
+        sg_buf_appendf(&b, "GET /server/?hub=%s&cid=%08x-%04x-4%03x-8%03x-%08x%04x HTTP/1.1\r\nAuthorization: Bearer %s\r\n",
+                       G.o.hub, lg_rand32(), lg_rand32() & 0xffff, lg_rand32() & 0xfff, lg_rand32() & 0xfff,
+                       lg_rand32(), lg_rand32() & 0xffff, tok);
+    } else if (G.o.target == T_SIGRID) {
         const char *tok = client_token();
         if (!tok) {
             sg_buf_free(&b);
@@ -707,6 +723,70 @@ static int build_pub_template(void)
         G.pub_ts_off = b->len + off + LG_MARK_LEN;
         sg_buf_append(b, body.data, body.len);
         sg_buf_free(&body);
+    } else if (G.o.target == T_SIGRID && G.o.publish == P_SERVER) {
+        /* BroadcastData [10, excluded=[], {json: invocation, messagepack: invocation}, {}]:
+         * both hub-protocol encodings of Invocation(target, [payload]), as an app server sends */
+        sg_buf js, mp;
+        sg_buf_init(&js, 0);
+        sg_buf_init(&mp, 0);
+        sg_buf_appendf(&js, "{\"type\":1,\"target\":\"%s\",\"arguments\":[\"", G.o.method);
+        sg_buf_append(&js, payload, size);
+        sg_buf_append_str(&js, "\"]}\x1e");
+        sg_buf body;
+        sg_buf_init(&body, 0);
+        size_t tl = strlen(G.o.method);
+        uint8_t h[8];
+        sg_buf_append(&body, "\x95\x01\x80\xc0", 4); /* [1, {}, nil, */
+        if (tl > 31) {
+            sg_free(payload);
+            return -1;
+        }
+        h[0] = (uint8_t)(0xa0 | tl);
+        sg_buf_append(&body, h, 1);
+        sg_buf_append(&body, G.o.method, tl);        /* target, */
+        sg_buf_append(&body, "\x91", 1);              /* [ */
+        if (size <= 0xff) {
+            h[0] = 0xd9;
+            h[1] = (uint8_t)size;
+            sg_buf_append(&body, h, 2);
+        } else {
+            h[0] = 0xda;
+            h[1] = (uint8_t)(size >> 8);
+            h[2] = (uint8_t)size;
+            sg_buf_append(&body, h, 3);
+        }
+        sg_buf_append(&body, payload, size); /* payload]] (non-streaming: no StreamIds) */
+        size_t v = body.len, vn = 0;
+        do {
+            h[vn++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+            v >>= 7;
+        } while (v);
+        sg_buf_append(&mp, h, vn);
+        sg_buf_append(&mp, body.data, body.len);
+        sg_buf_free(&body);
+        sg_svc_payload pl[2] = {{"json", (const uint8_t *)js.data, js.len},
+                                {"messagepack", (const uint8_t *)mp.data, mp.len}};
+        sg_svc_msg m;
+        sg_svc_msg_init(&m);
+        m.type = SG_SVC_BROADCAST_DATA;
+        m.payloads = pl;
+        m.n_payloads = 2;
+        int wr = sg_svc_write(&m, b);
+        sg_buf_free(&js);
+        sg_buf_free(&mp);
+        if (wr != SG_OK) {
+            sg_free(payload);
+            return -1;
+        }
+        /* two timestamps to patch per message: one per encoding */
+        const char *m1 = memmem(b->data, b->len, LG_MARK, LG_MARK_LEN);
+        const char *m2 = m1 ? memmem(m1 + 1, b->len - (size_t)(m1 + 1 - b->data), LG_MARK, LG_MARK_LEN) : NULL;
+        if (!m1 || !m2) {
+            sg_free(payload);
+            return -1;
+        }
+        G.pub_ts_off = (size_t)(m1 - b->data) + LG_MARK_LEN;
+        G.pub_ts_off2 = (size_t)(m2 - b->data) + LG_MARK_LEN;
     } else if (G.o.target == T_SIGRID && G.o.publish == P_CLIENT) {
         /* a JSON hub Invocation (non-blocking), framed per send */
         sg_buf_appendf(b, "{\"type\":1,\"target\":\"%s\",\"arguments\":[\"", G.o.method);
@@ -886,10 +966,48 @@ static void sio_message(lg_conn *c, const char *p, size_t n)
     }
 }
 
+/* Service-protocol messages to the publishing app-server connection: the handshake answer,
+ * pings (answered), anything else ignored. */
+static void server_conn_message(lg_conn *c, const char *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n && c->state != S_FAILED) {
+        sg_svc_msg m;
+        size_t used = 0;
+        const char *why = "";
+        sg_svc_msg_init(&m);
+        int r = sg_svc_parse(p + off, n - off, 0, &m, &used, &why);
+        if (r != SG_OK) {
+            sg_svc_msg_clear(&m);
+            conn_fail(c, "service protocol: %s (%s)", sg_strerror(r), why);
+            return;
+        }
+        off += used;
+        if (m.type == SG_SVC_HANDSHAKE_RESPONSE && c->state == S_HANDSHAKE) {
+            if (m.error_message && m.error_message[0]) {
+                conn_fail(c, "server handshake refused: %s", m.error_message);
+            } else {
+                c->state = S_OPEN;
+                pub_pump();
+            }
+        } else if (m.type == SG_SVC_PING) {
+            static const char ping[] = "\x02\x91\x03"; /* [3] */
+            conn_ws_send(c, LG_WS_BINARY, ping, 3);
+        } else if (m.type == SG_SVC_SERVICE_ERROR) {
+            conn_fail(c, "ServiceError: %s", m.error_message ? m.error_message : "");
+        }
+        sg_svc_msg_clear(&m);
+    }
+}
+
 /* A complete WebSocket data message. */
 static void ws_message(lg_conn *c, int opcode, const char *p, size_t n)
 {
     (void)opcode;
+    if (c->role == R_PUB && G.o.publish == P_SERVER) {
+        server_conn_message(c, p, n);
+        return;
+    }
     if (c->role == R_PUB) {
         if (c->state == S_HANDSHAKE) {
             const char *e = memchr(p, 0x1e, n);
@@ -1089,6 +1207,20 @@ static int on_upgraded(lg_conn *c)
     }
     http_free(c);
     c->ws = 1;
+    if (G.o.target == T_SIGRID && c->role == R_PUB && G.o.publish == P_SERVER) {
+        /* service-protocol HandshakeRequest v1, a Weak connection: it sends, carries no clients */
+        sg_svc_msg m;
+        sg_buf hb;
+        sg_svc_msg_init(&m);
+        sg_buf_init(&hb, 0);
+        m.type = SG_SVC_HANDSHAKE_REQUEST;
+        m.version = 1;
+        m.connection_type = SG_SVC_CONN_WEAK;
+        int r = sg_svc_write(&m, &hb) == SG_OK ? conn_ws_send(c, LG_WS_BINARY, hb.data, hb.len) : -1;
+        sg_buf_free(&hb);
+        c->state = S_HANDSHAKE;
+        return r;
+    }
     if (G.o.target == T_SIGRID) {
         char hs[64];
         int n = snprintf(hs, sizeof(hs), "{\"protocol\":\"%s\",\"version\":1}\x1e",
@@ -1323,13 +1455,16 @@ static void conn_lost(lg_conn *c)
 
 static void publish_one(lg_conn *c)
 {
-    put_hex16(G.pub_req.data + G.pub_ts_off, now_ns());
+    uint64_t ts = now_ns();
+    put_hex16(G.pub_req.data + G.pub_ts_off, ts);
+    if (G.pub_ts_off2)
+        put_hex16(G.pub_req.data + G.pub_ts_off2, ts);
     G.published++;
     G.expected += (uint64_t)G.subs_live;
     c->outstanding++;
-    if (c->role == R_PUB && G.o.publish == P_CLIENT) {
+    if (c->role == R_PUB && (G.o.publish == P_CLIENT || G.o.publish == P_SERVER)) {
         c->outstanding--; /* fire and forget; the window is counted in deliveries */
-        conn_ws_send(c, LG_WS_TEXT, G.pub_req.data, G.pub_req.len);
+        conn_ws_send(c, G.o.publish == P_SERVER ? LG_WS_BINARY : LG_WS_TEXT, G.pub_req.data, G.pub_req.len);
         return;
     }
     conn_write(c, G.pub_req.data, G.pub_req.len);
@@ -1340,14 +1475,14 @@ static void pub_pump(void)
     if (!G.publishing || G.subs_live <= 0)
         return;
     uint64_t cap = (uint64_t)G.o.window * (uint64_t)G.subs_live;
-    long depth = G.o.publish == P_CLIENT ? 1 : (G.o.window + G.npubs - 1) / G.npubs;
+    long depth = G.o.publish == P_CLIENT || G.o.publish == P_SERVER ? 1 : (G.o.window + G.npubs - 1) / G.npubs;
     for (long tries = 0; tries < G.npubs; tries++) {
         uint64_t inflight = G.expected > G.deliveries ? G.expected - G.deliveries : 0;
         if (inflight + (uint64_t)G.subs_live > cap)
             return;
         lg_conn *c = &G.pubs[G.pub_rr];
         G.pub_rr = (G.pub_rr + 1) % G.npubs;
-        int ready = (c->state == S_HTTP || (c->state == S_OPEN && G.o.publish == P_CLIENT)) && !c->closing;
+        int ready = (c->state == S_HTTP || (c->state == S_OPEN && G.o.publish != P_REST)) && !c->closing;
         if (!ready || c->outstanding >= depth)
             continue;
         publish_one(c);
@@ -1357,7 +1492,7 @@ static void pub_pump(void)
 
 static void pubs_start(void)
 {
-    G.npubs = G.o.publish == P_CLIENT ? 1 : G.o.pub_conns;
+    G.npubs = G.o.publish == P_CLIENT || G.o.publish == P_SERVER ? 1 : G.o.pub_conns;
     G.pubs = sg_calloc((size_t)G.npubs, sizeof(lg_conn));
     if (!G.pubs) {
         fprintf(stderr, "loadgen: out of memory\n");
@@ -1370,6 +1505,8 @@ static void pubs_start(void)
         c->t_start = now_ns();
         if (G.o.publish == P_CLIENT)
             c->state = S_NEGOTIATE;
+        else if (G.o.publish == P_SERVER)
+            c->state = S_UPGRADE;
         else
             c->state = S_HTTP;
         conn_connect(c);
@@ -1418,7 +1555,11 @@ static void fanout_report(void)
                    "\"unknown_msgs\":%llu,\"stalls\":%llu,\"pings\":%llu,\"subs_live\":%ld,"
                    "\"other_cpu\":%.3f}\n",
                    G.o.conns, G.opened, G.o.size, G.o.window,
-                   G.o.publish == P_REST ? "rest" : G.o.publish == P_CLIENT ? "client" : "none", G.npubs, dur,
+                   G.o.publish == P_REST     ? "rest"
+                   : G.o.publish == P_CLIENT ? "client"
+                   : G.o.publish == P_SERVER ? "server"
+                                             : "none",
+                   G.npubs, dur,
                    (unsigned long long)(G.published - G.m_published), (unsigned long long)del,
                    dur > 0 ? (double)del / dur : 0, (unsigned long long)lg_hist_quantile(&G.lat, 0.5),
                    (unsigned long long)lg_hist_quantile(&G.lat, 0.99), (unsigned long long)G.lat.max,
@@ -1805,7 +1946,7 @@ static void usage(void)
             "  --protocol json|messagepack                  subscribers' hub protocol (json)\n"
             "  --conns N              subscribers / connections (100)\n"
             "  --size B               payload bytes (64)   --window W  messages in flight (32)\n"
-            "  --publish rest|client|none (rest)           --pub-conns C  publisher connections (8)\n"
+            "  --publish rest|client|server|none (rest)           --pub-conns C  publisher connections (8)\n"
             "  --warmup S (1) --duration S (3) --settle S (1) --timeout S (60)\n"
             "  --concurrency K        connects in flight (256)\n"
             "  --steps A,B,...        conns mode: open totals to measure at (default --conns)\n"
@@ -1975,6 +2116,8 @@ int main(int argc, char **argv)
                 o->publish = P_REST;
             else if (!strcmp(optarg, "client"))
                 o->publish = P_CLIENT;
+            else if (!strcmp(optarg, "server"))
+                o->publish = P_SERVER;
             else if (!strcmp(optarg, "none"))
                 o->publish = P_NONE;
             else
