@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# bench/profile.sh [BUILD_DIR] [SUBS] [SIZE] — where sigrid's time goes under fan-out load.
+# bench/profile.sh [BUILD_DIR] [SUBS] [SIZE] [rest|server] — where sigrid's time goes under
+# fan-out load.
 # Starts BUILD_DIR/sigrid serve (default build/, built by `make build`), pinned to core 0, runs
 # the fan-out load (SUBS subscribers, default 1000, SIZE-byte payloads, default 64; REST
-# publisher, 32 in flight) from core 1, and while it runs:
+# publisher by default, or one app-server connection with "server"; 32 in flight) from core 1,
+# and while it runs:
 #   - perf stat: syscalls, context switches and CPU of the server -> per delivery
 #   - perf record (DWARF call graphs) -> the hottest functions, self and with children
 # Prints a short report; perf data is left in $OUT (default /tmp/sigrid-profile).
@@ -13,6 +15,7 @@ cd "$ROOT"
 BUILD=${1:-build}
 SUBS=${2:-1000}
 SIZE=${3:-64}
+PUB=${4:-rest}
 OUT=${OUT:-/tmp/sigrid-profile}
 mkdir -p "$OUT"
 command -v perf >/dev/null || { echo "profile: perf is not installed (apt-get install linux-perf)"; exit 1; }
@@ -38,7 +41,7 @@ CS=$("$BUILD/sigrid" signalr key list -g local -n default --data-dir "$D" 2>/dev
 [ -n "$CS" ] || { echo "profile: no connection string"; cat "$D/err"; exit 1; }
 
 taskset -c 1 "$BUILD/bench/loadgen" --mode fanout --target sigrid --conn-str "$CS" --port "$SP" \
-    --conns "$SUBS" --size "$SIZE" --window 32 --pub-conns 32 --warmup 2 --duration 8 \
+    --conns "$SUBS" --size "$SIZE" --window 32 --pub-conns 32 --publish "$PUB" --warmup 2 --duration 8 \
     --server-pid "$SPID" --timeout 40 --label profile >"$OUT/loadgen.json" 2>"$OUT/loadgen.err" &
 LPID=$!
 # wait until the subscribers are connected and publishing runs
