@@ -1,5 +1,6 @@
 /* signalr.c — one SignalR resource's data plane: listener, request dispatch, the 1 s tick,
  * start / update / stop. */
+#include "sr_auth.h"
 #include "sr_internal.h"
 
 #include "proto/hubmsg.h"
@@ -55,6 +56,8 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = sr_now(s);
     sr_conns_tick(s, now);
     sr_servers_tick(s, now);
+    if (s->tempkeys.n && ++s->ticks % 60 == 0)
+        sr_tempkeys_sweep(s);
     /* user-group TTLs */
     for (size_t i = 0; i < s->hubs.hubs.cap; i++) {
         sr_hub *h = s->hubs.hubs.slots[i].val;
@@ -95,6 +98,7 @@ static int apply_opts(sg_signalr *s, const sg_signalr_opts *o)
 static void free_ctx(sg_signalr *s)
 {
     sr_msg_release(&s->ping);
+    sr_tempkeys_free(s);
     sr_hubs_free(&s->hubs);
     sr_map_free(&s->by_id);
     sr_map_free(&s->by_token);

@@ -1,8 +1,12 @@
 /* sr_auth.c — bearer-token authentication for /client and /api requests (see sr_auth.h). */
 #include "sr_auth.h"
 
+#include "cloud/cloud.h"
 #include "proto/jwt.h"
 #include "sg_alloc.h"
+#include "sg_b64.h"
+#include "sg_id.h"
+#include "sg_time.h"
 #include "sg_err.h"
 #include "sg_log.h"
 #include "sg_str.h"
@@ -201,22 +205,234 @@ static void aud_hint(const json_t *aud, const char *host, const char *path, cons
              a, why, expect);
 }
 
-/* THE Entra seam: RS256 tokens. See sr_auth.h. */
+/* ---- temporary keys ------------------------------------------------------------------ */
+
+#define TEMPKEY_LIFETIME_MS (90u * 60u * 1000u)
+#define TEMPKEY_MAX 10000u
+
+static const char *tempkey_key(const void *v)
+{
+    return ((const sr_tempkey *)v)->kid;
+}
+
+static void tempkeys_init(sg_signalr *s)
+{
+    if (!s->tempkeys.key)
+        sr_map_init(&s->tempkeys, tempkey_key, s->hubs.seed ^ 0x1b873593u);
+}
+
+int sr_tempkey_mint(sg_signalr *s, const char *oid, const char *tid, const sr_tempkey **out)
+{
+    tempkeys_init(s);
+    if (s->tempkeys.n >= TEMPKEY_MAX)
+        sr_tempkeys_sweep(s);
+    if (s->tempkeys.n >= TEMPKEY_MAX)
+        return SG_ELIMIT;
+    sr_tempkey *k = SG_NEW(sr_tempkey);
+    if (!k)
+        return SG_ENOMEM;
+    char rnd[64];
+    if (sg_random_token(rnd, sizeof rnd, 12) != SG_OK)
+        goto fail;
+    snprintf(k->kid, sizeof k->kid, "sigrid-tk-%s", rnd);
+    unsigned char raw[32];
+    if (sg_random_bytes(raw, sizeof raw) != SG_OK)
+        goto fail;
+    /* looks like an Azure key (base64 of 32 bytes); used as UTF-8 bytes, never decoded */
+    if (sg_b64_encode(raw, sizeof raw, k->key, sizeof k->key) < 0)
+        goto fail;
+    snprintf(k->oid, sizeof k->oid, "%s", oid ? oid : "");
+    snprintf(k->tid, sizeof k->tid, "%s", tid ? tid : "");
+    k->expires_ms = (uint64_t)sg_unix_ms() + TEMPKEY_LIFETIME_MS;
+    if (sr_map_put(&s->tempkeys, k) != SG_OK)
+        goto fail;
+    SG_LOGI("signalr", "event=temp_key_issued kid=%s oid=%s", k->kid, k->oid);
+    *out = k;
+    return SG_OK;
+fail:
+    sg_free(k);
+    return SG_ENOMEM;
+}
+
+static const sr_tempkey *tempkey_get(sg_signalr *s, const char *kid)
+{
+    if (!s || !kid || !s->tempkeys.key)
+        return NULL;
+    const sr_tempkey *k = sr_map_get(&s->tempkeys, kid, strlen(kid));
+    if (k && k->expires_ms <= (uint64_t)sg_unix_ms())
+        return NULL;
+    return k;
+}
+
+void sr_tempkeys_sweep(sg_signalr *s)
+{
+    uint64_t now = (uint64_t)sg_unix_ms();
+    size_t i = 0;
+    while (i < s->tempkeys.cap) {
+        sr_tempkey *k = s->tempkeys.slots[i].val;
+        if (k && k->expires_ms <= now) {
+            sr_map_del(&s->tempkeys, k->kid, strlen(k->kid));
+            sg_free(k);
+            continue; /* backward shift may have moved another entry into slot i */
+        }
+        i++;
+    }
+}
+
+void sr_tempkeys_free(sg_signalr *s)
+{
+    for (size_t i = 0; i < s->tempkeys.cap; i++)
+        sg_free(s->tempkeys.slots[i].val);
+    sr_map_free(&s->tempkeys);
+}
+
+/* ---- Entra ID (RS256) ------------------------------------------------------------------ */
+
+static void copy_claim(const json_t *claims, const char *name, char *out, size_t outlen)
+{
+    const char *v = claim_str(claims, name);
+    snprintf(out, outlen, "%s", v ? v : "");
+}
+
+static int aud_is_signalr(const json_t *aud)
+{
+    static const char *ok[] = {"https://signalr.azure.com", "https://signalr.azure.com/",
+                               "https://signalr.azure.com/.default"};
+    size_t n = json_is_array(aud) ? json_array_size(aud) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *a = json_is_array(aud) ? json_array_get(aud, i) : aud;
+        if (!json_is_string(a))
+            continue;
+        for (size_t j = 0; j < sizeof(ok) / sizeof(ok[0]); j++) {
+            if (strcasecmp(json_string_value(a), ok[j]) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* RBAC through the cloud: may oid do ac->action on this resource? 403 with the cloud's
+ * reason when not. */
+static int authorize(sg_signalr *s, const char *oid, const char *tid, const char *appid,
+                     const sr_auth_ctx *ac, sr_auth_fail *f)
+{
+    if (!ac->action)
+        return SG_OK;
+    sg_authz_decision d;
+    memset(&d, 0, sizeof d);
+    int rc = sg_cloud_authorize(s->cloud, oid, tid, ac->action, s->resource_id, &d);
+    if (rc == SG_OK && d.allowed)
+        return SG_OK;
+    f->status = 403;
+    snprintf(f->code, sizeof f->code, "%s", rc == SG_OK && d.code[0] ? d.code : "Forbidden");
+    snprintf(f->message, sizeof f->message, "%s",
+             rc == SG_OK && d.message[0] ? d.message
+                                         : "The principal is not allowed to perform this action.");
+    snprintf(f->hint, sizeof f->hint, "%s",
+             rc == SG_OK && d.hint[0] ? d.hint
+                                      : "Assign a SignalR role (e.g. SignalR App Server or SignalR "
+                                        "REST API Owner) to this principal on the resource.");
+    snprintf(f->oid, sizeof f->oid, "%s", oid ? oid : "");
+    snprintf(f->tid, sizeof f->tid, "%s", tid ? tid : "");
+    snprintf(f->appid, sizeof f->appid, "%s", appid ? appid : "");
+    SG_LOGI("signalr", "event=authz_denied oid=%s action=%s code=%s", oid ? oid : "", ac->action,
+            f->code);
+    return SG_EPERM;
+}
+
+int sr_auth_entra_token(sg_signalr *s, const char *token, size_t len, const sr_auth_ctx *ac,
+                        sr_principal *p, sr_auth_fail *f)
+{
+    memset(p, 0, sizeof(*p));
+    if (!s || !s->cloud) {
+        fail(f, 401, "Unauthorized.EntraNotSupported",
+             "Microsoft Entra ID tokens are not accepted by this data plane.",
+             "This data plane runs without the cloud layer: sign an HS256 token with the "
+             "resource's access key instead.");
+        return SG_EAUTH;
+    }
+    sg_jwt t = {0};
+    sg_jwt_error je = {0};
+    int rc = sg_cloud_verify_token(s->cloud, token, len, &t, &je);
+    if (rc == SG_EPERM) {
+        char h[640];
+        snprintf(h, sizeof h,
+                 "%s. The token comes from another authority than this sigrid tenant (%s): use the "
+                 "identity endpoints and Entra authority of this sigrid (`sigrid env`, "
+                 "AZURE_AUTHORITY_HOST) rather than login.microsoftonline.com.",
+                 je.reason, sg_cloud_issuer(s->cloud) ? sg_cloud_issuer(s->cloud) : "?");
+        fail(f, 401, "Unauthorized.InvalidIssuer", "The token was issued by another authority.", h);
+        sg_jwt_clear(&t);
+        return SG_EAUTH;
+    }
+    if (rc != SG_OK) {
+        fail(f, 401,
+             je.status == SG_JWT_BAD_SIGNATURE || je.status == SG_JWT_UNKNOWN_KID
+                 ? "Unauthorized.InvalidSignature"
+                 : "Unauthorized.InvalidToken",
+             "The Microsoft Entra ID token could not be verified.",
+             je.reason[0] ? je.reason : "Get a fresh token from this sigrid's Entra endpoints.");
+        sg_jwt_clear(&t);
+        return SG_EAUTH;
+    }
+    sg_jwt_validate_opts vo = {0};
+    vo.skew = SG_JWT_DEFAULT_SKEW;
+    vo.require_exp = 1;
+    if (sg_jwt_validate(&t, &vo, &je) != SG_OK) {
+        fail(
+            f, 401,
+            je.status == SG_JWT_EXPIRED ? "Unauthorized.TokenExpired" : "Unauthorized.InvalidToken",
+            "The Microsoft Entra ID token is not valid now.",
+            je.reason[0] ? je.reason : "Acquire a new token (credentials cache and refresh them).");
+        sg_jwt_clear(&t);
+        return SG_EAUTH;
+    }
+    const json_t *aud = json_object_get(t.payload, "aud");
+    if (!aud_is_signalr(aud)) {
+        char h[640];
+        const char *a = json_is_string(aud) ? json_string_value(aud) : "(none)";
+        snprintf(
+            h, sizeof h,
+            "The token's audience is '%.200s', a token for another resource. Request it for "
+            "the scope https://signalr.azure.com/.default (resource https://signalr.azure.com).",
+            a);
+        fail(f, 401, "Unauthorized.InvalidAudience", "Invalid authorization token audience.", h);
+        sg_jwt_clear(&t);
+        return SG_EAUTH;
+    }
+    copy_claim(t.payload, "oid", p->oid, sizeof p->oid);
+    copy_claim(t.payload, "tid", p->tid, sizeof p->tid);
+    char appid[64];
+    copy_claim(t.payload, "appid", appid, sizeof appid);
+    if (!appid[0])
+        copy_claim(t.payload, "azp", appid, sizeof appid);
+    const char *mytid = sg_cloud_tenant_id(s->cloud);
+    if (!p->oid[0] || (mytid && p->tid[0] && strcasecmp(p->tid, mytid) != 0)) {
+        char h[400];
+        snprintf(h, sizeof h, "The token %s. Tokens must come from tenant %s.",
+                 p->oid[0] ? "belongs to another tenant" : "has no oid claim", mytid ? mytid : "?");
+        fail(f, 401, "Unauthorized.InvalidTenant",
+             "The token does not identify a principal of this tenant.", h);
+        sg_jwt_clear(&t);
+        return SG_EAUTH;
+    }
+    if (authorize(s, p->oid, p->tid, appid, ac, f) != SG_OK) {
+        sg_jwt_clear(&t);
+        memset(p, 0, sizeof(*p));
+        return SG_EPERM;
+    }
+    p->kind = SR_PRINC_ENTRA;
+    p->claims = t.payload;
+    t.payload = NULL;
+    sg_jwt_clear(&t);
+    return SG_OK;
+}
+
+/* THE Entra seam: RS256 tokens. */
 static int sr_auth_entra(const sr_auth_keys *k, const char *token, size_t len,
                          const sr_auth_ctx *ac, sr_principal *p, sr_auth_fail *f)
 {
-    (void)k;
-    (void)token;
-    (void)len;
-    (void)ac;
-    (void)p;
-    fail(f, 401, "Unauthorized.EntraNotSupported",
-         "Microsoft Entra ID tokens are not accepted by this data plane yet.",
-         "The token is RS256 (an Entra ID access token). This sigrid build authenticates "
-         "data-plane requests with access keys only: sign an HS256 token with the resource's "
-         "access key (see `sigrid signalr key list`), or use a connection string with "
-         "AccessKey=.");
-    return SG_EAUTH;
+    return sr_auth_entra_token(k->s, token, len, ac, p, f);
 }
 
 int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const char *host,
@@ -251,9 +467,13 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
         return SG_EAUTH;
     }
     char algbuf[48] = "";
+    char kidbuf[64] = "";
     const char *an = json_string_value(json_object_get(t.header, "alg"));
     if (an)
         snprintf(algbuf, sizeof algbuf, "%s", an);
+    const char *kd = json_string_value(json_object_get(t.header, "kid"));
+    if (kd)
+        snprintf(kidbuf, sizeof kidbuf, "%s", kd);
     const char *algname = an ? algbuf : NULL;
     sg_jwt_alg alg = algname ? sg_jwt_alg_from_name(algname) : SG_JWT_ALG_NONE;
     sg_jwt_clear(&t);
@@ -270,7 +490,26 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
                  : "Access-key tokens must be HS256 or HS512; Entra ID tokens RS256.");
         return SG_EAUTH;
     }
-    if (k->disable_local_auth) {
+    /* a temporary key (Entra-derived) is looked up by kid and works with local auth off */
+    const sr_tempkey *tk = kidbuf[0] ? tempkey_get(k->s, kidbuf) : NULL;
+    if (!tk && k->disable_local_auth && strncmp(kidbuf, "sigrid-tk-", 10) == 0) {
+        fail(f, 401, "Unauthorized.SigningKeyNotFound", "The signature key was not found.",
+             "The token names a temporary key that has expired (90 minutes) or was issued before "
+             "the service restarted: fetch a new one from /api/v1/auth/accessKey (the SDK does "
+             "this by itself within minutes).");
+        return SG_EAUTH;
+    }
+    if (tk) {
+        sg_jwt_key tkey = {tk->key, strlen(tk->key)};
+        sg_jwt_verify_opts tvo = {SG_JWT_HS_ANY, SG_JWT_MAX_LEN};
+        if (sg_jwt_verify_hs(token, len, &tkey, 1, &tvo, &t, &je) != SG_OK) {
+            fail(f, 401, "Unauthorized.InvalidSignature",
+                 "The token signature does not match the temporary key named by its kid.",
+                 "Sign with the AccessKey returned together with this KeyId.");
+            sg_jwt_clear(&t);
+            return SG_EAUTH;
+        }
+    } else if (k->disable_local_auth) {
         fail(f, 401, "Unauthorized.LocalAuthDisabled",
              "Local (access key) authentication is disabled for this resource.",
              "disableLocalAuth is true: tokens signed with access keys are refused. Use Microsoft "
@@ -285,7 +524,7 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
     if (k->secondary && *k->secondary)
         keys[nk++] = (sg_jwt_key){k->secondary, strlen(k->secondary)};
     sg_jwt_verify_opts vo = {SG_JWT_HS_ANY, SG_JWT_MAX_LEN};
-    int rc = nk ? sg_jwt_verify_hs(token, len, keys, nk, &vo, &t, &je) : SG_EAUTH;
+    int rc = tk ? SG_OK : nk ? sg_jwt_verify_hs(token, len, keys, nk, &vo, &t, &je) : SG_EAUTH;
     if (rc != SG_OK) {
         fail(f, 401, "Unauthorized.InvalidSignature",
              "The token signature does not match any access key of this resource.",
@@ -333,7 +572,18 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
         sg_jwt_clear(&t);
         return SG_EAUTH;
     }
-    p->kind = SR_PRINC_ACCESS_KEY;
+    if (tk) {
+        /* the key's owner must still hold the action (e.g. clientConnection/write) */
+        if (authorize(k->s, tk->oid, tk->tid, NULL, ac, f) != SG_OK) {
+            sg_jwt_clear(&t);
+            return SG_EPERM;
+        }
+        p->kind = SR_PRINC_TEMP_KEY;
+        snprintf(p->oid, sizeof p->oid, "%s", tk->oid);
+        snprintf(p->tid, sizeof p->tid, "%s", tk->tid);
+    } else {
+        p->kind = SR_PRINC_ACCESS_KEY;
+    }
     p->claims = t.payload;
     t.payload = NULL;
     sg_jwt_clear(&t);
@@ -381,8 +631,8 @@ int sr_auth_request(sg_signalr *s, const sg_http_req *r, const sr_auth_ctx *ac, 
         host[hh->n] = 0;
     }
     char *path = sg_slice_dup(r->path);
-    sr_auth_keys k = {s->primary_key, s->secondary_key, s->disable_local_auth,
-                      sg_stream_is_tls(r->stream), 0};
+    sr_auth_keys k = {
+        s->primary_key, s->secondary_key, s->disable_local_auth, sg_stream_is_tls(r->stream), 0, s};
     int rc;
     if (!path) {
         memset(p, 0, sizeof(*p));
@@ -405,6 +655,15 @@ char *sr_auth_body(const char *resource_id, const sr_auth_ctx *ac, const sr_auth
         return NULL;
     json_object_set_new(o, "code", json_string(f->code));
     json_object_set_new(o, "message", json_string(f->message));
+    if (f->oid[0]) {
+        json_t *pr = json_object();
+        json_object_set_new(pr, "oid", json_string(f->oid));
+        if (f->appid[0])
+            json_object_set_new(pr, "appid", json_string(f->appid));
+        if (f->tid[0])
+            json_object_set_new(pr, "tid", json_string(f->tid));
+        json_object_set_new(o, "principal", pr);
+    }
     if (ac && ac->action)
         json_object_set_new(o, "requiredAction", json_string(ac->action));
     json_object_set_new(o, "scope", json_string(resource_id ? resource_id : ""));
@@ -423,5 +682,58 @@ void sr_auth_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, const
     };
     sr_respond_ex(r, f->status ? f->status : 401, "application/json", h, 2, body ? body : "{}",
                   body ? strlen(body) : 2);
+    free(body); /* lint-ok: json_dumps memory (jansson uses malloc) */
+}
+
+void sr_auth_access_key_endpoint(sg_signalr *s, sg_http_req *r)
+{
+    sr_auth_ctx ac = {SR_AUD_REST, NULL, "Microsoft.SignalRService/SignalR/auth/accessKey/action"};
+    sr_auth_fail f;
+    memset(&f, 0, sizeof f);
+    if (r->method != SG_HTTP_GET && r->method != SG_HTTP_POST) {
+        sr_respond_error(r, 405, "MethodNotAllowed", "Use GET.", NULL);
+        return;
+    }
+    char *owned = NULL;
+    size_t len = 0;
+    const char *tok = req_token(r, &owned, &len);
+    sg_jwt t = {0};
+    sg_jwt_error je = {0};
+    int is_rs = 0;
+    if (tok && len <= SG_JWT_MAX_LEN &&
+        sg_jwt_decode_unverified(tok, len, SG_JWT_MAX_LEN, &t, &je) == SG_OK) {
+        const char *an = json_string_value(json_object_get(t.header, "alg"));
+        is_rs = an && sg_jwt_alg_from_name(an) == SG_JWT_RS256;
+    }
+    sg_jwt_clear(&t);
+    if (!is_rs) {
+        fail(&f, 401, tok ? "Unauthorized.EntraTokenRequired" : "Unauthorized.MissingToken",
+             "GET /api/v1/auth/accessKey needs a Microsoft Entra ID access token.",
+             "Send 'Authorization: Bearer <token>' with a token for the scope "
+             "https://signalr.azure.com/.default (e.g. from ManagedIdentityCredential); "
+             "access-key tokens cannot obtain temporary keys.");
+        sr_auth_respond(s, r, &ac, &f);
+        sg_free(owned);
+        return;
+    }
+    sr_principal p;
+    int rc = sr_auth_entra_token(s, tok, len, &ac, &p, &f);
+    sg_free(owned);
+    if (rc != SG_OK) {
+        sr_auth_respond(s, r, &ac, &f);
+        return;
+    }
+    const sr_tempkey *k = NULL;
+    rc = sr_tempkey_mint(s, p.oid, p.tid, &k);
+    sr_principal_clear(&p);
+    if (rc != SG_OK) {
+        sr_respond_error(r, rc == SG_ELIMIT ? 429 : 500, "TemporaryKeyUnavailable",
+                         "No temporary key could be issued right now.", NULL);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:s}", "KeyId", k->kid, "AccessKey", k->key);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    sr_respond(r, 200, "application/json", body ? body : "{}", body ? strlen(body) : 2);
     free(body); /* lint-ok: json_dumps memory (jansson uses malloc) */
 }

@@ -19,34 +19,60 @@
 #include <jansson.h>
 
 typedef enum { SR_AUD_CLIENT = 1, SR_AUD_REST = 2, SR_AUD_SERVER = 3 } sr_aud_kind;
+typedef struct sr_auth_ctx sr_auth_ctx;
 
-typedef enum { SR_PRINC_ACCESS_KEY = 1, SR_PRINC_ENTRA = 2 } sr_princ_kind;
+typedef enum {
+    SR_PRINC_ACCESS_KEY = 1, /* HS token signed with the resource's access key */
+    SR_PRINC_ENTRA = 2,      /* RS256 token from the tenant, authorized through RBAC */
+    SR_PRINC_TEMP_KEY = 3,   /* HS token signed with a temporary key (owner authorized) */
+} sr_princ_kind;
 
 typedef struct sr_principal {
     sr_princ_kind kind;
     json_t *claims; /* owned: the verified payload */
+    char oid[64];   /* Entra / temporary key owner */
+    char tid[64];
 } sr_principal;
 
 typedef struct sr_auth_fail {
     int status; /* 401 or 403 */
     char code[64];
-    char message[256];
+    char message[512];
     char hint[640];
+    char oid[64], appid[64], tid[64]; /* the principal, when known (403s) */
 } sr_auth_fail;
 
+/* Temporary access keys (GET /api/v1/auth/accessKey, service-protocol AccessKeyRequest):
+ * minted for an authorized Entra principal, valid 90 minutes, kept in memory by the ctx. */
+typedef struct sr_tempkey {
+    uint64_t expires_ms; /* sg_unix_ms() deadline */
+    char oid[64];
+    char tid[64];
+    char key[48];
+    char kid[48];
+} sr_tempkey;
+
+int sr_tempkey_mint(sg_signalr *s, const char *oid, const char *tid, const sr_tempkey **out);
+void sr_tempkeys_sweep(sg_signalr *s);
+void sr_tempkeys_free(sg_signalr *s);
+/* Entra path alone (RS256 token -> principal, RBAC for ac->action). */
+int sr_auth_entra_token(sg_signalr *s, const char *token, size_t len, const sr_auth_ctx *ac,
+                        sr_principal *p, sr_auth_fail *f);
+
 /* What the request is, for audience and authorization. */
-typedef struct sr_auth_ctx {
+struct sr_auth_ctx {
     sr_aud_kind kind;
     const char *hub;    /* effective (lower-case, app-prefixed) hub; client audiences */
     const char *action; /* dataAction this request needs (Entra RBAC, and error bodies) */
-} sr_auth_ctx;
+};
 
 /* Key material and policy, copied from the ctx so tests can drive it without a server. */
 typedef struct sr_auth_keys {
     const char *primary, *secondary;
     int disable_local_auth;
     int tls;
-    int64_t now; /* 0 = time(NULL) */
+    int64_t now;   /* 0 = time(NULL) */
+    sg_signalr *s; /* temporary keys + cloud (Entra); NULL in unit tests = access keys only */
 } sr_auth_keys;
 
 /* Authenticates `token` (may be NULL = missing) for a request to host/path. SG_OK with *p
@@ -61,6 +87,9 @@ void sr_principal_clear(sr_principal *p);
 const char *sr_principal_user(const sr_principal *p);
 /* Integer claim (number or numeric string); returns 1 and sets *out if present. */
 int sr_principal_int(const sr_principal *p, const char *name, int64_t *out);
+
+/* GET /api/v1/auth/accessKey: Entra token with auth/accessKey/action -> {KeyId, AccessKey}. */
+void sr_auth_access_key_endpoint(sg_signalr *s, sg_http_req *r);
 
 /* Writes the JSON error body {code,message,requiredAction?,scope,hint}. */
 void sr_auth_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, const sr_auth_fail *f);

@@ -285,6 +285,8 @@ struct sg_signalr {
     sr_link all;
     sr_link servers; /* every app-server connection (sr_sconn.all_link) */
     size_t nservers;
+    sr_map tempkeys; /* kid -> sr_tempkey (sr_auth.c) */
+    uint32_t ticks;
     size_t nconns; /* connections counted against max_connections */
     uv_timer_t tick;
     sr_msg ping; /* prebuilt Ping message */

@@ -505,21 +505,7 @@ void sr_rest_handle(sg_signalr *s, sg_http_req *r)
     x.r = r;
     if (sg_slice_eq(r->path, "/api/v1/auth/accessKey") ||
         sg_slice_eq(r->path, "/api/v1/auth/accesskey")) {
-        /* Entra-only endpoint (temporary keys for app servers): part of the Entra seam */
-        sr_auth_ctx ac = {SR_AUD_REST, NULL, ACT("auth/accessKey/action")};
-        sr_auth_fail f;
-        memset(&f, 0, sizeof f);
-        f.status = 401;
-        snprintf(f.code, sizeof f.code, "Unauthorized.EntraNotSupported");
-        snprintf(
-            f.message, sizeof f.message,
-            "GET /api/v1/auth/accessKey needs a Microsoft Entra ID token, which this data plane "
-            "does not accept yet.");
-        snprintf(
-            f.hint, sizeof f.hint,
-            "Use the access-key connection string (AccessKey=..., see `sigrid signalr key list`) "
-            "instead of AuthType=azure/azure.msi/azure.app for now.");
-        sr_auth_respond(s, r, &ac, &f);
+        sr_auth_access_key_endpoint(s, r); /* temporary keys for Entra principals */
         return;
     }
     int rc = sr_route_parse(r->path, &x.rt);
