@@ -90,11 +90,11 @@ static int group_method(sg_hub_ctx *ctx, const char *args_json, sg_hub_result *r
     json_t *args = json_loads(args_json, 0, NULL);
     if (arg_count_ok(res, args, 1, join ? "joinGroup" : "leaveGroup")) {
         const char *g = json_string_value(arg(args, 0));
-        int rc = !g || !*g ? -1
-                 : join    ? sg_server_group_add(sg_hub_ctx_server(ctx),
-                                                 sg_hub_ctx_connection_id(ctx), g)
-                           : sg_server_group_remove(sg_hub_ctx_server(ctx),
-                                                    sg_hub_ctx_connection_id(ctx), g);
+        int rc =
+            !g || !*g ? -1
+            : join
+                ? sg_server_group_add(sg_hub_ctx_server(ctx), sg_hub_ctx_connection_id(ctx), g)
+                : sg_server_group_remove(sg_hub_ctx_server(ctx), sg_hub_ctx_connection_id(ctx), g);
         if (rc)
             sg_hub_result_set_error(res, !g || !*g ? "the group name must be a non-empty string"
                                                    : "group operation failed");
@@ -124,9 +124,9 @@ static int m_send_to_group(sg_hub_ctx *ctx, const char *args_json, sg_hub_result
         const char *user = sg_hub_ctx_user_id(ctx);
         json_t *out = json_pack("[sO]", user ? user : "", arg(args, 1));
         char *t = out ? args_text(out) : NULL;
-        int rc = g && *g && t ? sg_server_send_group(sg_hub_ctx_server(ctx), g, "newMessage", t,
-                                                     NULL)
-                              : -1;
+        int rc = g && *g && t
+                     ? sg_server_send_group(sg_hub_ctx_server(ctx), g, "newMessage", t, NULL)
+                     : -1;
         if (rc)
             sg_hub_result_set_error(res, "sendToGroup failed");
         free(t);

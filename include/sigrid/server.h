@@ -75,22 +75,22 @@ SIGRID_API const char *sg_hub_ctx_protocol(const sg_hub_ctx *ctx);
 SIGRID_API sg_server *sg_hub_ctx_server(const sg_hub_ctx *ctx);
 
 typedef struct sg_server_options {
-    size_t size;                            /* sizeof(sg_server_options) */
-    const char *hub;                        /* hub name (required), e.g. "chat" */
-    const char *connection_string;          /* one endpoint from a connection string, owned by
-                                               the server; may be combined with endpoints */
-    sg_service_endpoint *const *endpoints;  /* more endpoints (borrowed: must outlive the
-                                               server) */
+    size_t size;                           /* sizeof(sg_server_options) */
+    const char *hub;                       /* hub name (required), e.g. "chat" */
+    const char *connection_string;         /* one endpoint from a connection string, owned by
+                                              the server; may be combined with endpoints */
+    sg_service_endpoint *const *endpoints; /* more endpoints (borrowed: must outlive the
+                                              server) */
     size_t n_endpoints;
     const sg_endpoint_options *endpoint_options; /* for connection_string; NULL = defaults */
-    int connections_per_endpoint;           /* 0 = 5 */
-    unsigned keepalive_ms;                  /* ping after this much silence; 0 = 5000 */
-    unsigned timeout_ms;                    /* drop a connection silent this long; 0 = 30000 */
-    unsigned client_keepalive_ms;           /* hub Ping to a silent client; 0 = 15000 */
-    unsigned reconnect_max_ms;              /* backoff cap; 0 = 30000 */
-    unsigned shutdown_timeout_ms;           /* wait for finack; 0 = 5000 */
-    const char *ca_file;                    /* CA for wss:// to the service; NULL = system /
-                                               $SSL_CERT_FILE */
+    int connections_per_endpoint;                /* 0 = 5 */
+    unsigned keepalive_ms;                       /* ping after this much silence; 0 = 5000 */
+    unsigned timeout_ms;                         /* drop a connection silent this long; 0 = 30000 */
+    unsigned client_keepalive_ms;                /* hub Ping to a silent client; 0 = 15000 */
+    unsigned reconnect_max_ms;                   /* backoff cap; 0 = 30000 */
+    unsigned shutdown_timeout_ms;                /* wait for finack; 0 = 5000 */
+    const char *ca_file;                         /* CA for wss:// to the service; NULL = system /
+                                                    $SSL_CERT_FILE */
     /* Client lifecycle callbacks (optional), on the loop thread. */
     void (*on_connected)(sg_hub_ctx *ctx, void *ud);
     void (*on_disconnected)(sg_hub_ctx *ctx, const char *error, void *ud);

@@ -52,7 +52,7 @@ struct sg_wsclient {
     uint32_t timeout_ms;
     size_t hard_limit;
     size_t queued;
-    sg_buf head;   /* upgrade response head (and body of a refused upgrade) */
+    sg_buf head;      /* upgrade response head (and body of a refused upgrade) */
     size_t body_want; /* refused upgrade: Content-Length, or SIZE_MAX = until EOF */
     size_t head_len;
     sg_wsc_reader reader;
@@ -243,8 +243,8 @@ static int send_upgrade(sg_wsclient *c)
     sg_buf_init(&b, 0);
     int hostport_default = c->port == (c->tls_on ? 443 : 80);
     int v6 = strchr(c->host, ':') != NULL;
-    int rc = sg_buf_appendf(&b, "GET %s HTTP/1.1\r\nHost: %s%s%s", c->path, v6 ? "[" : "",
-                            c->host, v6 ? "]" : "");
+    int rc = sg_buf_appendf(&b, "GET %s HTTP/1.1\r\nHost: %s%s%s", c->path, v6 ? "[" : "", c->host,
+                            v6 ? "]" : "");
     if (rc == SG_OK && !hostport_default)
         rc = sg_buf_appendf(&b, ":%d", c->port);
     if (rc == SG_OK)

@@ -439,8 +439,7 @@ static void on_close_connection(svc_conn *c, const sg_svc_msg *m)
 {
     sg__client *cl = client_find(c->srv, m->connection_id);
     if (cl)
-        client_end(c->srv, cl,
-                   m->error_message && *m->error_message ? m->error_message : NULL);
+        client_end(c->srv, cl, m->error_message && *m->error_message ? m->error_message : NULL);
 }
 
 /* ---- service messages ----------------------------------------------------------------------- */
@@ -518,8 +517,8 @@ static void handle_msg(svc_conn *c, const sg_svc_msg *m)
         if (m->access_key && m->kid) {
             sg_free(c->ep->temp_kid);
             c->ep->temp_kid = sg_strdup(m->kid);
-            SG_LOGD(LOGM, "event=access_key endpoint=%s kid=%s",
-                    sg_service_endpoint_url(c->ep->ep), m->kid);
+            SG_LOGD(LOGM, "event=access_key endpoint=%s kid=%s", sg_service_endpoint_url(c->ep->ep),
+                    m->kid);
         } else {
             SG_LOGW(LOGM, "event=access_key_refused endpoint=%s type=\"%s\" error=\"%s\"",
                     sg_service_endpoint_url(c->ep->ep), m->error_type ? m->error_type : "",
@@ -606,8 +605,8 @@ static void log_refusal(svc_conn *c, const sg_wsclient_close_info *info)
         sg_free(e->last_refusal);
         e->last_refusal = sg_strdup(line);
     } else {
-        SG_LOGD(LOGM, "event=connection_refused endpoint=%s cid=%s %s", sg_service_endpoint_url(e->ep),
-                c->cid, line);
+        SG_LOGD(LOGM, "event=connection_refused endpoint=%s cid=%s %s",
+                sg_service_endpoint_url(e->ep), c->cid, line);
     }
 }
 
@@ -622,7 +621,8 @@ static void ws_on_close(sg_wsclient *ws, const sg_wsclient_close_info *info, voi
     if (info->http_status && info->http_status != 101) {
         log_refusal(c, info);
     } else if (was == C_CONNECTED || was == C_HANDSHAKE) {
-        SG_LOGW(LOGM, "event=disconnected endpoint=%s hub=%s cid=%s reason=%s code=%u detail=\"%s\"",
+        SG_LOGW(LOGM,
+                "event=disconnected endpoint=%s hub=%s cid=%s reason=%s code=%u detail=\"%s\"",
                 sg_service_endpoint_url(c->ep->ep), s->hub_lc, c->cid, sg_strerror(info->reason),
                 info->code, info->detail ? info->detail : "");
     } else if (!s->stopping && was == C_CONNECTING) {
@@ -694,8 +694,8 @@ static void conn_open_ws(svc_conn *c, const char *token)
         rc = sg_wsclient_connect(s->loop, &o, &cbs, c, &c->ws);
     }
     if (rc) {
-        SG_LOGE(LOGM, "event=connect_failed endpoint=%s error=%s", sg_service_endpoint_url(c->ep->ep),
-                sg_strerror(rc));
+        SG_LOGE(LOGM, "event=connect_failed endpoint=%s error=%s",
+                sg_service_endpoint_url(c->ep->ep), sg_strerror(rc));
         c->ws = NULL;
         conn_set_state(c, C_IDLE);
         conn_schedule_retry(c, 0);
@@ -1258,8 +1258,8 @@ int sg_server_send_user(sg_server *s, const char *user_id, const char *target,
     return send_multicast(s, &m, target, arguments);
 }
 
-int sg_server_send_group(sg_server *s, const char *group, const char *target,
-                         const char *arguments, const char *const *excluded)
+int sg_server_send_group(sg_server *s, const char *group, const char *target, const char *arguments,
+                         const char *const *excluded)
 {
     if (!group || !*group)
         return SG_EINVAL;

@@ -54,8 +54,8 @@ sg__client *sg__client_new(const sg_svc_msg *open)
         if (!c->user_id)
             goto oom;
     }
-    c->protocol = open->ext.protocol ? sg_hub_protocol_from_name(open->ext.protocol)
-                                     : SG_HUB_PROTO_UNKNOWN;
+    c->protocol =
+        open->ext.protocol ? sg_hub_protocol_from_name(open->ext.protocol) : SG_HUB_PROTO_UNKNOWN;
     return c;
 oom:
     sg__client_free(c);
@@ -302,7 +302,8 @@ int sg__client_feed(sg__client *c, const uint8_t *p, size_t n, sg__dispatch_fn f
             break;
         case SG_HUB_STREAM_INVOCATION: {
             sg_hub_result res = {NULL, NULL};
-            sg_hub_result_set_error(&res, "Streaming hub methods are not supported by this server.");
+            sg_hub_result_set_error(&res,
+                                    "Streaming hub methods are not supported by this server.");
             rc = write_completion(c, m.invocation_id, &res, out);
             sg__hub_result_clear(&res);
             break;

@@ -20,8 +20,8 @@ struct sg__svc_conn;
  * It is the sg_hub_ctx handed to hub methods. */
 struct sg_hub_ctx {
     char *id;
-    char *user_id; /* NULL when the token names no user */
-    char *query;   /* "" when none */
+    char *user_id;  /* NULL when the token names no user */
+    char *query;    /* "" when none */
     json_t *claims; /* object type -> first value */
     sg_hub_protocol protocol;
     int handshaken;
@@ -30,8 +30,8 @@ struct sg_hub_ctx {
     struct sg__svc_conn *conn;
     sg_server *server;
     uint64_t last_sent_ms;
-    struct sg_hub_ctx *hnext;        /* hash chain */
-    struct sg_hub_ctx *next, *prev;  /* server's list of all clients */
+    struct sg_hub_ctx *hnext;       /* hash chain */
+    struct sg_hub_ctx *next, *prev; /* server's list of all clients */
 };
 typedef struct sg_hub_ctx sg__client;
 

@@ -231,7 +231,8 @@ int sg__negotiate_listen(sg_server *s, const char *host, int port, int *bound)
     o.max_body_bytes = 64 << 10;
     int rc = sg_http_server_start(sg__server_loop(s), &o, &ns->http);
     if (rc) {
-        SG_LOGE(LOGM, "event=listen_failed host=%s port=%d error=%s", o.host, port, sg_strerror(rc));
+        SG_LOGE(LOGM, "event=listen_failed host=%s port=%d error=%s", o.host, port,
+                sg_strerror(rc));
         sg_free(ns->path);
         sg_free(ns);
         return rc;
