@@ -59,6 +59,7 @@ typedef struct ep_state {
     size_t rr;
     char *last_refusal; /* last logged refusal, to keep one line per distinct reason */
     char *temp_kid;     /* from AccessKeyResponse */
+    int akr_warned;     /* an AccessKeyResponse error was logged */
 } ep_state;
 
 typedef struct method {
@@ -519,7 +520,9 @@ static void handle_msg(svc_conn *c, const sg_svc_msg *m)
             c->ep->temp_kid = sg_strdup(m->kid);
             SG_LOGD(LOGM, "event=access_key endpoint=%s kid=%s", sg_service_endpoint_url(c->ep->ep),
                     m->kid);
-        } else {
+        } else if (!c->ep->akr_warned) {
+            /* once per endpoint: negotiate still gets keys from /api/v1/auth/accessKey */
+            c->ep->akr_warned = 1;
             SG_LOGW(LOGM, "event=access_key_refused endpoint=%s type=\"%s\" error=\"%s\"",
                     sg_service_endpoint_url(c->ep->ep), m->error_type ? m->error_type : "",
                     m->error_message ? m->error_message : "");
