@@ -42,7 +42,8 @@ void sg_idep_idset_from_compute(sg_idep_idset *set, const sg_compute_rec *r)
     }
 }
 
-/* Percent-decodes (form: '+' = space) v into out[cap]; 0 ok, -1 bad escape / too long. */
+/* Percent-decodes (form: '+' = space) v into out[cap]; 0 ok, -1 bad escape / too long / not
+ * UTF-8 (the values are echoed in JSON bodies and token claims). */
 static int decode_into(sg_slice v, char *out, size_t cap)
 {
     size_t w = 0;
@@ -73,7 +74,7 @@ static int decode_into(sg_slice v, char *out, size_t cap)
         out[w++] = ch;
     }
     out[w] = 0;
-    return 0;
+    return sg_utf8_valid((const unsigned char *)out, w) ? 0 : -1;
 }
 
 static int path_is(sg_slice p, const char *want)

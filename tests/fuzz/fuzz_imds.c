@@ -1,9 +1,13 @@
 /* libFuzzer target: identity-endpoint request logic (IMDS and App Service): validation,
- * query decoding, identity selection and the response bodies. Input layout (lines):
+ * query decoding, identity selection and the response bodies, which must parse as JSON
+ * objects. Input: a flags byte, then lines
  *   path \n query \n metadata-header \n forwarded-header \n identity-header
- * (a missing line = header absent; the first byte's low bit picks GET or POST). */
+ * (a missing line = header absent). The flags byte's low bit picks POST over GET; it is not
+ * part of the path (the path's own '/' would otherwise make every request a POST). */
 #include "cloud/idep.h"
 #include "sg_buf.h"
+
+#include <jansson.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -42,11 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sg_idep_idset_from_compute(&set, &r);
         init = 1;
     }
-    const char *p = (const char *)data, *end = p + size;
+    if (size < 1)
+        return 0;
+    const char *p = (const char *)data + 1, *end = (const char *)data + size;
     sg_slice path = {0}, query = {0}, meta, fwd, ih;
     sg_idep_in in;
     memset(&in, 0, sizeof in);
-    in.method = size && (data[0] & 1) ? SG_HTTP_POST : SG_HTTP_GET;
+    in.method = (data[0] & 1) ? SG_HTTP_POST : SG_HTTP_GET;
     next_line(&p, end, &path);
     next_line(&p, end, &query);
     in.path = path;
@@ -70,6 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             sg_idep_error_body((sg_idep_proto)proto, &out, &b);
         }
+        /* every body (resource and selector echoes included) must be one JSON object */
+        json_t *j = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+        if (!json_is_object(j))
+            __builtin_trap();
+        json_decref(j);
         sg_buf_free(&b);
     }
     return 0;
