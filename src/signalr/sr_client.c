@@ -735,7 +735,9 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     int64_t htt = 0;
     if (sr_principal_int(pr, "asrs.s.htt", &htt) && htt > 0 && htt <= 7)
         allowed = (uint8_t)htt; /* same bit values as HttpTransportType */
-    int64_t cht = 0, aeo = 0;
+    int64_t cht = 0, aeo = 0, ttl = 0;
+    if (!sr_principal_int(pr, "asrs.s.ttl", &ttl) || ttl < 1 || ttl > 300)
+        ttl = 0;
     if (!sr_principal_int(pr, "asrs.s.cht", &cht) || cht < 1 || cht > 30)
         cht = 0;
     const char *coae = json_string_value(json_object_get(pr->claims, "asrs.s.coae"));
@@ -765,6 +767,7 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
     hub->refs++;
     c->allowed = allowed;
     c->hs_timeout_s = (uint8_t)cht;
+    c->lp_ttl_s = (uint16_t)ttl;
     c->auth_expires = (uint32_t)aeo;
     if (uid) {
         c->uid = sg_strdup(uid);
@@ -1115,7 +1118,8 @@ void sr_conns_tick(sg_signalr *s, uint64_t now)
             if (c->transport == SR_T_LP) {
                 if (c->poll && now - c->poll_ms >= s->poll_timeout_ms)
                     lp_flush(c, 1);
-                else if (!c->poll && now - c->last_recv_ms > s->client_timeout_ms)
+                else if (!c->poll && now - c->last_recv_ms >
+                                         (c->lp_ttl_s ? c->lp_ttl_s * 1000u : s->client_timeout_ms))
                     sr_conn_close(c, NULL, 0);
                 break;
             }

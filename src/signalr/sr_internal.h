@@ -262,6 +262,7 @@ struct sr_conn {
     uint8_t state, transport, protocol, flags;
     uint8_t allowed;       /* SR_T_* mask (asrs.s.htt) */
     uint8_t hs_timeout_s;  /* asrs.s.cht (1..30), 0 = the ctx default */
+    uint16_t lp_ttl_s;     /* asrs.s.ttl (1..300): max seconds between polls, 0 = default */
     uint32_t auth_expires; /* asrs.s.coae + asrs.s.aeo: unix seconds, 0 = never */
     char id[23];           /* public connection id (base64url, 16 random bytes) */
     char token[44];        /* secret connection token (base64url, 32 random bytes) */
