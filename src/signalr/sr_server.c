@@ -562,7 +562,8 @@ static void on_message(sr_sconn *sc, const sg_svc_msg *m)
     case SG_SVC_USER_JOIN_GROUP_WITH_ACK:
     case SG_SVC_USER_LEAVE_GROUP_WITH_ACK: {
         int join = m->type == SG_SVC_USER_JOIN_GROUP || m->type == SG_SVC_USER_JOIN_GROUP_WITH_ACK;
-        int ok = m->user_id && *m->user_id;
+        int ok = m->user_id && sr_name_valid_group(m->user_id, strlen(m->user_id)) &&
+                 (!m->group_name || sr_name_valid_group(m->group_name, strlen(m->group_name)));
         if (ok && join && m->group_name)
             ok = sr_user_group_add(hub, m->user_id, m->group_name, m->ext.has_ttl ? m->ext.ttl : 0,
                                    now) == SG_OK;
