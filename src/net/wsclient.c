@@ -344,6 +344,45 @@ static void refused_done(sg_wsclient *c)
     finish(c, reason, d);
 }
 
+int sg_wsclient_parse_head(const char *p, size_t n, const char *key, sg_wsclient_head *out,
+                           const char **why)
+{
+    memset(out, 0, sizeof *out);
+    out->content_length = SIZE_MAX;
+    const char *e = n >= 4 ? memmem(p, n, "\r\n\r\n", 4) : NULL;
+    if (!e) {
+        if (n > WSC_MAX_HEAD) {
+            *why = "upgrade answer head too large";
+            return SG_ETOOBIG;
+        }
+        return SG_EAGAIN;
+    }
+    size_t hl = (size_t)(e - p) + 4;
+    if (n < 12 || strncmp(p, "HTTP/1.", 7) || p[8] != ' ') {
+        *why = "not an HTTP answer";
+        return SG_EPROTO;
+    }
+    int64_t v;
+    if (sg_parse_i64(p + 9, 3, &v)) {
+        *why = "bad HTTP status line";
+        return SG_EPROTO;
+    }
+    out->len = hl;
+    out->status = (int)v;
+    if (out->status == 101) {
+        char acc[64], want[64], up[64];
+        out->accepted = head_header(p, hl, "Sec-WebSocket-Accept", acc, sizeof acc) &&
+                        !sg_wsclient_accept_key(key, want, sizeof want) && !strcmp(acc, want) &&
+                        head_header(p, hl, "Upgrade", up, sizeof up) &&
+                        !strcasecmp(up, "websocket");
+    }
+    char cl[32];
+    if (head_header(p, hl, "Content-Length", cl, sizeof cl) &&
+        sg_parse_i64(cl, strlen(cl), &v) == SG_OK && v >= 0)
+        out->content_length = (size_t)v;
+    return SG_OK;
+}
+
 /* Bytes of the upgrade answer. Returns 1 when the caller should stop (finished). */
 static int on_head_bytes(sg_wsclient *c, const char *p, size_t n)
 {
@@ -364,33 +403,19 @@ static int on_head_bytes(sg_wsclient *c, const char *p, size_t n)
         finish(c, SG_ENOMEM, "out of memory");
         return 1;
     }
-    char *e = memmem(c->head.data, c->head.len, "\r\n\r\n", 4);
-    if (!e) {
-        if (c->head.len > WSC_MAX_HEAD) {
-            finish(c, SG_EPROTO, "upgrade answer head too large");
-            return 1;
-        }
+    sg_wsclient_head h;
+    const char *why = NULL;
+    int prc = sg_wsclient_parse_head(c->head.data, c->head.len, c->key, &h, &why);
+    if (prc == SG_EAGAIN)
         return 0;
-    }
-    size_t hl = (size_t)(e - c->head.data) + 4;
-    int st = 0;
-    if (c->head.len < 12 || strncmp(c->head.data, "HTTP/1.", 7) || c->head.data[8] != ' ') {
-        finish(c, SG_EPROTO, "not an HTTP answer");
+    if (prc) {
+        finish(c, SG_EPROTO, why);
         return 1;
     }
-    int64_t v;
-    if (sg_parse_i64(c->head.data + 9, 3, &v)) {
-        finish(c, SG_EPROTO, "bad HTTP status line");
-        return 1;
-    }
-    st = (int)v;
-    c->http_status = st;
-    if (st == 101) {
-        char acc[64], want[64], up[64];
-        if (!head_header(c->head.data, hl, "Sec-WebSocket-Accept", acc, sizeof acc) ||
-            sg_wsclient_accept_key(c->key, want, sizeof want) || strcmp(acc, want) ||
-            !head_header(c->head.data, hl, "Upgrade", up, sizeof up) ||
-            strcasecmp(up, "websocket")) {
+    size_t hl = h.len;
+    c->http_status = h.status;
+    if (h.status == 101) {
+        if (!h.accepted) {
             finish(c, SG_EPROTO, "bad 101 answer (Upgrade / Sec-WebSocket-Accept)");
             return 1;
         }
@@ -411,12 +436,8 @@ static int on_head_bytes(sg_wsclient *c, const char *p, size_t n)
         return 1;
     }
     /* refused: read the body (Content-Length, else until EOF), capped */
-    char cl[32];
     c->head_len = hl;
-    c->body_want = SIZE_MAX;
-    if (head_header(c->head.data, hl, "Content-Length", cl, sizeof cl) &&
-        sg_parse_i64(cl, strlen(cl), &v) == SG_OK && v >= 0)
-        c->body_want = (size_t)v;
+    c->body_want = h.content_length;
     c->state = ST_BODY;
     if (c->head.len - hl >= c->body_want || c->head.len - hl >= WSC_MAX_BODY) {
         refused_done(c);

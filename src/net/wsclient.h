@@ -85,4 +85,18 @@ int sg_wsclient_parse_url(const char *url, int *tls, char *host, size_t hostlen,
 /* Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2): base64(SHA-1(key + GUID)). out >= 29. */
 int sg_wsclient_accept_key(const char *key, char *out, size_t outlen);
 
+/* The upgrade answer's head, from the n bytes received so far (pure; the client feeds it its
+ * whole buffer after every read). SG_EAGAIN: no blank line yet; SG_ETOOBIG (more than 16 KiB
+ * without one) or SG_EPROTO (not an HTTP answer, bad status line): *why says which. SG_OK:
+ * len = head length including the blank line, status, content_length (SIZE_MAX when absent
+ * or invalid), accepted = 101 with "Upgrade: websocket" and the Sec-WebSocket-Accept of key. */
+typedef struct sg_wsclient_head {
+    size_t len;
+    int status;
+    int accepted;
+    size_t content_length;
+} sg_wsclient_head;
+int sg_wsclient_parse_head(const char *p, size_t n, const char *key, sg_wsclient_head *out,
+                           const char **why);
+
 #endif
