@@ -169,6 +169,7 @@ int sg__settings_read(const char *prefix, const char *file, const char *const *e
         return r.rc;
     }
     if (!out->connection_string && !out->service_uri) {
+        sg__settings_free(out); /* sub-settings without a connection (fuzz_sdk: leaked) */
         sg_snprintf(msg, msglen,
                     "no SignalR connection configured: set %s (a connection string) or "
                     "%s__serviceUri (identity-based)%s%s",

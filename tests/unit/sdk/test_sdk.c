@@ -490,9 +490,10 @@ static void test_settings_env(void **st)
     assert_string_equal(s.connection_string, "Endpoint=http://a;AccessKey=k;Version=1.0;");
     sg__settings_free(&s);
 
-    const char *env3[] = {"X=1", NULL};
+    const char *env3[] = {"X=1", "AzureSignalRConnectionString__credential=managedidentity", NULL};
     assert_int_equal(sg__settings_read(NULL, NULL, env3, &s, msg, sizeof msg), SG_ENOTFOUND);
     assert_non_null(strstr(msg, "AzureSignalRConnectionString"));
+    assert_null(s.credential); /* nothing left to free (LSan) */
 }
 
 static void test_settings_file(void **st)
