@@ -240,7 +240,9 @@ int sg__token_expiry(const json_t *body, int64_t now, int64_t *out)
     const json_t *ei = json_object_get(body, "expires_in");
     int64_t secs;
     if (ei) {
-        if (json_is_integer(ei) && json_integer_value(ei) >= 0) {
+        /* at most ~31 years, as for a real value: now + a huge value would overflow */
+        if (json_is_integer(ei) && json_integer_value(ei) >= 0 &&
+            json_integer_value(ei) < 1000000000) {
             *out = now + (int64_t)json_integer_value(ei);
             return SG_OK;
         }
@@ -249,7 +251,7 @@ int sg__token_expiry(const json_t *body, int64_t now, int64_t *out)
             return SG_OK;
         }
         const char *s = json_string_value(ei);
-        if (s && sg_parse_i64(s, strlen(s), &secs) == SG_OK && secs >= 0) {
+        if (s && sg_parse_i64(s, strlen(s), &secs) == SG_OK && secs >= 0 && secs < 1000000000) {
             *out = now + secs;
             return SG_OK;
         }

@@ -200,6 +200,13 @@ static void test_expires_bad(void **st)
     body = json_pack("{}");
     assert_int_equal(sg__token_expiry(body, 1700000000, &v), SG_EINVAL);
     json_decref(body);
+    /* absurd expires_in (now + it would overflow; fuzz_sdk) */
+    body = json_pack("{s:I}", "expires_in", (json_int_t)INT64_MAX);
+    assert_int_equal(sg__token_expiry(body, 1700000000, &v), SG_EINVAL);
+    json_decref(body);
+    body = json_pack("{s:s}", "expires_in", "9223372036854775807");
+    assert_int_equal(sg__token_expiry(body, 1700000000, &v), SG_EINVAL);
+    json_decref(body);
 }
 
 static void test_refresh_on(void **st)
