@@ -11,9 +11,13 @@
 #include "sg_log.h"
 #include "sg_str.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MOD "arm"
 
@@ -262,13 +266,50 @@ static int new_mi_principal(sg_cloud *c, const char *display, const char *kind,
     return sg_store_principal_add(c->store, p);
 }
 
+/* 1 if nothing on this host holds `port` on `host` right now (a listener of another program
+ * included): a trial bind with SO_REUSEADDR, closed at once. Non-IPv4 hosts are not probed. */
+static int port_bindable(const char *host, int port)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host ? host : "127.0.0.1", &sa.sin_addr) != 1)
+        return 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+typedef int (*port_alloc_fn)(sg_store *st, int base, const int *avoid, size_t navoid, int *out);
+
+/* Next port from `base` that the store has not handed out and no other program holds. */
+static int alloc_free_port(sg_cloud *c, port_alloc_fn alloc, int base, int *out)
+{
+    int avoid[2] = {c->cloud_port, c->signalr_port};
+    for (int tries = 0; tries < 256; tries++) {
+        int rc = alloc(c->store, base, avoid, 2, out);
+        if (rc)
+            return rc;
+        if (port_bindable(c->host, *out))
+            return SG_OK;
+        SG_LOGI("cloud", "event=port_skipped port=%d reason=in_use", *out);
+        base = *out + 1;
+    }
+    return SG_ELIMIT;
+}
+
 static int ensure_identity_port(sg_cloud *c, sg_resource_rec *r)
 {
     if (r->identity_port)
         return SG_OK;
-    int avoid[2] = {c->cloud_port, c->signalr_port};
-    int rc = sg_store_identity_port_alloc(c->store, c->identity_port_base, avoid, 2,
-                                          &r->identity_port);
+    int rc = alloc_free_port(c, sg_store_identity_port_alloc, c->identity_port_base,
+                             &r->identity_port);
     if (rc)
         return rc;
     if (r->kind != SG_KIND_VM && !r->identity_header[0])
@@ -665,8 +706,7 @@ static void signalr_put(arm_ctx *a, const char *id, const char *sub, const char 
             return;
         }
         if (!port_given) {
-            int avoid[2] = {c->cloud_port, c->signalr_port};
-            rc = sg_store_signalr_port_alloc(c->store, c->signalr_port + 1, avoid, 2, &s.port);
+            rc = alloc_free_port(c, sg_store_signalr_port_alloc, c->signalr_port + 1, &s.port);
             if (rc) {
                 sg__arm_fail_store(a, rc, NULL, "port allocation");
                 return;
