@@ -145,7 +145,7 @@ static int authenticated(arm_ctx *a)
 
 /* ---- path handling ---------------------------------------------------------------------------- */
 
-static int split_path(arm_ctx *a)
+int sg__arm_split_path(arm_ctx *a)
 {
     a->pathbuf = sg_url_decode(a->req->path.p, a->req->path.n, 0, NULL);
     if (!a->pathbuf)
@@ -167,7 +167,7 @@ static int split_path(arm_ctx *a)
 }
 
 /* "/" + seg[from..to) joined. */
-static int join_segs(const arm_ctx *a, size_t from, size_t to, char *out, size_t outlen)
+int sg__arm_join_segs(const arm_ctx *a, size_t from, size_t to, char *out, size_t outlen)
 {
     size_t used = 0;
     if (outlen < 2)
@@ -199,7 +199,7 @@ static char *query_param(arm_ctx *a, const char *key)
 }
 
 /* Extracts X from "<field> eq 'X'" in a $filter; out "" if absent. */
-static void filter_eq(arm_ctx *a, const char *field, char *out, size_t outlen)
+void sg__arm_filter_eq(arm_ctx *a, const char *field, char *out, size_t outlen)
 {
     char *f = query_param(a, "$filter");
     out[0] = 0;
@@ -867,7 +867,7 @@ static void route_roledefs(arm_ctx *a, const char *scope, size_t idx)
         return;
     if (a->n == idx + 1) {
         char name[SG_STORE_NAME_MAX];
-        filter_eq(a, "roleName", name, sizeof name);
+        sg__arm_filter_eq(a, "roleName", name, sizeof name);
         rd_ctx x = {.scope = scope, .arr = json_array(), .name = name};
         sg_store_roledef_list(a->c->store, rd_cb, &x);
         sg__arm_reply(a, 200, json_pack("{s:o}", "value", x.arr));
@@ -960,7 +960,7 @@ static void route_roleassignments(arm_ctx *a, const char *scope, size_t idx)
             return;
         char pid[SG_STORE_GUID_MAX];
         char chain[12][SG_STORE_ID_MAX];
-        filter_eq(a, "principalId", pid, sizeof pid);
+        sg__arm_filter_eq(a, "principalId", pid, sizeof pid);
         ra_list_ctx l = {c, json_array(), scope, chain, 0};
         l.nchain = sg_rbac_scope_chain(c->store, scope, chain, 12);
         sg_store_roleassign_list(c->store, pid[0] ? pid : NULL, NULL, ra_list_cb, &l);
@@ -1156,7 +1156,7 @@ static void route_check_access(arm_ctx *a, const char *scope)
 static void route_authorization(arm_ctx *a, size_t prov)
 {
     char scope[SG_STORE_ID_MAX];
-    if (join_segs(a, 0, prov, scope, sizeof scope) != SG_OK) {
+    if (sg__arm_join_segs(a, 0, prov, scope, sizeof scope) != SG_OK) {
         sg__arm_fail(a, 400, "InvalidScope", "scope too long");
         return;
     }
@@ -1191,7 +1191,7 @@ void sg_arm_handle(sg_cloud *c, sg_http_req *req)
         sg_http_respond_ex(req, 401, JSON_CT, &h, 1, body, sizeof body - 1);
         return;
     }
-    if (split_path(&a) != SG_OK) {
+    if (sg__arm_split_path(&a) != SG_OK) {
         sg__arm_fail(&a, 400, "InvalidRequestUri", "malformed or too long request path");
         goto done;
     }

@@ -40,6 +40,15 @@ json_t *sg__arm_time(int64_t t);
 /* Calls sg_idep_sync and logs a failure. */
 void sg__arm_idep_sync(sg_cloud *c);
 
+/* Request parsing (arm.c; read only a->req's path/query, so tests and fuzz_arm can drive them
+ * with a request built in memory). split_path: percent-decodes the path into a->pathbuf and
+ * a->seg (SG_EINVAL bad escape / NUL, SG_ETOOBIG > ARM_MAX_SEGS segments). join_segs: "/" +
+ * seg[from..to) into out (SG_ETOOBIG). filter_eq: X from "<field> eq 'X'" in $filter (also
+ * %24filter), out "" when absent or longer than outlen - 1. */
+int sg__arm_split_path(arm_ctx *a);
+int sg__arm_join_segs(const arm_ctx *a, size_t from, size_t to, char *out, size_t outlen);
+void sg__arm_filter_eq(arm_ctx *a, const char *field, char *out, size_t outlen);
+
 /* arm_res.c: /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}[/{name}[/action]]
  * (seg index of "providers" = 4) and /subscriptions/{s}/providers/{ns}/{type} lists. */
 void sg__arm_resource(arm_ctx *a, const char *sub, const char *rg, size_t prov_idx);
