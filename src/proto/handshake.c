@@ -114,7 +114,7 @@ int sg_handshake_check(const sg_handshake_req *req, char *err, size_t errlen)
                         req->protocol_name);
         return SG_EUNSUPPORTED;
     }
-    if (req->version != 1) {
+    if (req->version < 1 || req->version > SG_HANDSHAKE_MAX_VERSION) {
         if (err && errlen)
             sg_snprintf(err, errlen,
                         "The server does not support version %lld of the '%s' protocol.",

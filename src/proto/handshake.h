@@ -53,10 +53,14 @@ typedef struct sg_handshake_req {
 int sg_handshake_parse_request(const void *buf, size_t len, size_t max, sg_handshake_req *req,
                                size_t *consumed, const char **why);
 
+/* Highest hub-protocol version accepted: 2 is what clients send with stateful reconnect
+ * (Ack/Sequence), 1 without; the message formats are the same. */
+#define SG_HANDSHAKE_MAX_VERSION 2
+
 /* Checks a parsed request against what this server supports (json and messagepack,
- * version 1). Returns SG_OK, or SG_EUNSUPPORTED and writes the error text ASP.NET Core uses
- * into err[0..errlen) (e.g. "Requested protocol 'x' is not available." /
- * "The server does not support version 2 of the 'json' protocol."). */
+ * versions 1..SG_HANDSHAKE_MAX_VERSION). Returns SG_OK, or SG_EUNSUPPORTED and writes the
+ * error text ASP.NET Core uses into err[0..errlen) (e.g. "Requested protocol 'x' is not
+ * available." / "The server does not support version 3 of the 'json' protocol."). */
 int sg_handshake_check(const sg_handshake_req *req, char *err, size_t errlen);
 
 /* Appends {"protocol":"<name>","version":<v>} 0x1E (client side). */

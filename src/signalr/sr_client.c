@@ -461,16 +461,8 @@ static int do_handshake(sr_conn *c, const char *p, size_t n, size_t *used)
                  why ? why : "invalid handshake request");
         goto refuse;
     }
-    if (req.protocol == SG_HUB_PROTO_UNKNOWN) {
-        snprintf(err, sizeof err, "Requested protocol '%.64s' is not available.",
-                 req.protocol_name);
+    if (sg_handshake_check(&req, err, sizeof err) != SG_OK)
         goto refuse;
-    }
-    if (req.version < 1 || req.version > 2) {
-        snprintf(err, sizeof err, "The server does not support version %lld of the '%s' protocol.",
-                 (long long)req.version, req.protocol_name);
-        goto refuse;
-    }
     if (req.protocol == SG_HUB_PROTO_MSGPACK && c->transport == SR_T_SSE) {
         snprintf(err, sizeof err,
                  "Cannot use the 'messagepack' protocol on the current transport. The transport "

@@ -67,10 +67,13 @@ static void test_request_errors(void **st)
     char err[128];
     assert_int_equal(sg_handshake_check(&r, err, sizeof err), SG_EUNSUPPORTED);
     assert_string_equal(err, "Requested protocol 'blazorpack' is not available.");
-    const char *v = "{\"protocol\":\"json\",\"version\":2}\x1e";
+    const char *v2 = "{\"protocol\":\"json\",\"version\":2}\x1e";
+    assert_int_equal(sg_handshake_parse_request(v2, strlen(v2), 0, &r, &used, &why), SG_OK);
+    assert_int_equal(sg_handshake_check(&r, err, sizeof err), SG_OK); /* stateful reconnect */
+    const char *v = "{\"protocol\":\"json\",\"version\":3}\x1e";
     assert_int_equal(sg_handshake_parse_request(v, strlen(v), 0, &r, &used, &why), SG_OK);
     assert_int_equal(sg_handshake_check(&r, err, sizeof err), SG_EUNSUPPORTED);
-    assert_string_equal(err, "The server does not support version 2 of the 'json' protocol.");
+    assert_string_equal(err, "The server does not support version 3 of the 'json' protocol.");
 }
 
 static void test_writers_and_response(void **st)
