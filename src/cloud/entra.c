@@ -379,11 +379,9 @@ static void instance_discovery(rq *q)
 
 /* ---- token endpoint ----------------------------------------------------------------------- */
 
-typedef struct form {
-    char *grant_type, *client_id, *client_secret, *scope, *resource, *client_assertion;
-} form;
+typedef sg__entra_form form;
 
-static void form_free(form *f)
+void sg__entra_form_free(form *f)
 {
     sg_free(f->grant_type);
     sg_free(f->client_id);
@@ -396,7 +394,7 @@ static void form_free(form *f)
     sg_free(f->client_assertion);
 }
 
-static int form_parse(sg_slice body, form *f)
+int sg__entra_form_parse(sg_slice body, form *f)
 {
     size_t pos = 0;
     sg_slice k, v;
@@ -419,7 +417,7 @@ static int form_parse(sg_slice body, form *f)
 }
 
 /* HTTP Basic client authentication (RFC 6749 §2.3.1). */
-static void basic_auth(const sg_http_req *req, form *f)
+void sg__entra_basic_auth(const sg_http_req *req, form *f)
 {
     const sg_slice *a = sg_http_req_header(req, "Authorization");
     if (!a || a->n < 7 || strncasecmp(a->p, "Basic ", 6) != 0 || a->n > 2048)
@@ -441,7 +439,8 @@ static void basic_auth(const sg_http_req *req, form *f)
 
 /* v2: exactly one resource, "<resource>/.default" (openid/profile/offline_access ignored).
  * Writes the resource into out; returns 0, or the AADSTS code of the failure. */
-static int scope_to_resource(const char *scope, char *out, size_t outlen, char *bad, size_t badlen)
+int sg__entra_scope_to_resource(const char *scope, char *out, size_t outlen, char *bad,
+                                size_t badlen)
 {
     int found = 0;
     const char *p = scope;
@@ -492,11 +491,11 @@ static void token_endpoint(rq *q, const char *tenant_in, int v2)
                   (int)req->method_name.n, req->method_name.p);
         return;
     }
-    if (form_parse(req->body, &f) != 0) {
+    if (sg__entra_form_parse(req->body, &f) != 0) {
         aad_error(q, 400, "invalid_request", 900144, "The request body is not valid form data.");
         goto done;
     }
-    basic_auth(req, &f);
+    sg__entra_basic_auth(req, &f);
     if (!f.grant_type || !*f.grant_type) {
         aad_error(q, 400, "invalid_request", 900144,
                   "The request body must contain the following parameter: 'grant_type'.");
@@ -562,7 +561,7 @@ static void token_endpoint(rq *q, const char *tenant_in, int v2)
     }
     /* the resource */
     if (v2) {
-        int code = scope_to_resource(f.scope, resource, sizeof resource, bad, sizeof bad);
+        int code = sg__entra_scope_to_resource(f.scope, resource, sizeof resource, bad, sizeof bad);
         if (code == 1002012) {
             aad_error(q, 400, "invalid_scope", 1002012,
                       "The provided value for scope %s is not valid. Client credential flows "
@@ -619,7 +618,7 @@ static void token_endpoint(rq *q, const char *tenant_in, int v2)
     sg_free(jwt);
     respond_j(q, 200, j);
 done:
-    form_free(&f);
+    sg__entra_form_free(&f);
 }
 
 /* ---- routing ------------------------------------------------------------------------------ */

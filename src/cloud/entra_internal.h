@@ -46,4 +46,19 @@ int sg__entra_resource_known(sg_cloud *c, const char *resource);
 char *sg__entra_mint(sg_cloud *c, const sg_tok_subject *who, const char *resource,
                      int64_t lifetime_s, int64_t *iat, int64_t *exp);
 
+/* Token endpoint request parsing (entra.c; pure, so tests and fuzz_entra drive them from
+ * memory). form_parse: the form body's fields, percent-decoded, first occurrence wins
+ * (SG_EINVAL on a bad escape; form_free in every case). basic_auth: client_id / secret from
+ * "Authorization: Basic" when the form has none. scope_to_resource: the one
+ * "<resource>/.default" of a v2 scope (openid, profile, offline_access ignored) into out;
+ * 0 or the AADSTS code, with the offending scope in bad. */
+typedef struct sg__entra_form {
+    char *grant_type, *client_id, *client_secret, *scope, *resource, *client_assertion;
+} sg__entra_form;
+int sg__entra_form_parse(sg_slice body, sg__entra_form *f);
+void sg__entra_form_free(sg__entra_form *f);
+void sg__entra_basic_auth(const sg_http_req *req, sg__entra_form *f);
+int sg__entra_scope_to_resource(const char *scope, char *out, size_t outlen, char *bad,
+                                size_t badlen);
+
 #endif
