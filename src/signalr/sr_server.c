@@ -72,6 +72,8 @@ static int sc_send(sr_sconn *sc, const sg_svc_msg *m)
     return rc;
 }
 
+static void sc_access_key(sr_sconn *sc, const sg_svc_msg *m);
+
 static void sc_ack(sr_sconn *sc, int32_t ack_id, int found, const char *msg)
 {
     sg_svc_msg m;
@@ -617,16 +619,9 @@ static void on_message(sr_sconn *sc, const sg_svc_msg *m)
         sc_ack(sc, m->ack_id, 1, "");
         break;
     }
-    case SG_SVC_ACCESS_KEY_REQUEST: {
-        sg_svc_msg r;
-        sg_svc_msg_init(&r);
-        r.type = SG_SVC_ACCESS_KEY_RESPONSE;
-        r.error_type = "UnauthorizedAccessException";
-        r.error_message =
-            "Microsoft Entra ID tokens are not accepted by this sigrid data plane yet.";
-        sc_send(sc, &r);
+    case SG_SVC_ACCESS_KEY_REQUEST:
+        sc_access_key(sc, m);
         break;
-    }
     case SG_SVC_HANDSHAKE_REQUEST:
         break; /* a second handshake: ignore */
     default:
@@ -634,6 +629,41 @@ static void on_message(sr_sconn *sc, const sg_svc_msg *m)
          * control, unknown types: ignored, as the SDK ignores what it does not know */
         break;
     }
+}
+
+/* In-band AccessKeyRequest (28): the same check as GET /api/v1/auth/accessKey (the Entra
+ * token must carry auth/accessKey/action on this resource), answered with AccessKeyResponse
+ * (29): [kid, key] or [nil, nil, errorType, errorMessage] where the message says why. */
+static void sc_access_key(sr_sconn *sc, const sg_svc_msg *m)
+{
+    sr_auth_ctx ac = {SR_AUD_SERVER, NULL, "Microsoft.SignalRService/SignalR/auth/accessKey/action"};
+    sr_auth_fail f;
+    sr_principal p;
+    sg_svc_msg r;
+    char msg[sizeof f.message + sizeof f.hint + 4];
+    memset(&f, 0, sizeof f);
+    sg_svc_msg_init(&r);
+    r.type = SG_SVC_ACCESS_KEY_RESPONSE;
+    const char *tok = m->token ? m->token : "";
+    int rc = sr_auth_entra_token(sc->s, tok, strlen(tok), &ac, &p, &f);
+    if (rc == SG_OK) {
+        const sr_tempkey *k = NULL;
+        rc = sr_tempkey_mint(sc->s, p.oid, p.tid, &k);
+        sr_principal_clear(&p);
+        if (rc == SG_OK) {
+            r.kid = k->kid;
+            r.access_key = k->key;
+            sc_send(sc, &r);
+            return;
+        }
+        snprintf(f.message, sizeof f.message, "No temporary key could be issued right now.");
+        f.hint[0] = 0;
+    }
+    snprintf(msg, sizeof msg, "%s%s%s", f.message, f.hint[0] ? " " : "", f.hint);
+    r.error_type = f.status == 403 ? "AzureSignalRAccessTokenNotAuthorizedException"
+                                   : "UnauthorizedAccessException";
+    r.error_message = msg;
+    sc_send(sc, &r);
 }
 
 /* ---- WebSocket callbacks ------------------------------------------------------------------- */

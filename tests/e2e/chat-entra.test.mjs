@@ -51,6 +51,8 @@ test('managed identity: 403 with the hint and retries without the role; works on
   await a.invoke('broadcast', 'alice', 'hello entra');
   await gb.waitFor(1);
   assert.deepEqual(gb[0], ['alice', 'hello entra']);
+  // the in-band AccessKeyRequest (service protocol 28) was answered with a key, not refused
+  assert.doesNotMatch(chat.log(), /access_key_refused/);
   const ex = await chat.stop();
   chat = null;
   assert.equal(ex.code, 0, JSON.stringify(ex));
