@@ -309,6 +309,12 @@ int sg_cli_exec(int argc, char **argv, const sg_cli_ctx *ctx)
     fflush(stderr);
     execvp(cmd[0], cmd);
     int err = errno;
+    if (err == ENOENT && strcmp(cmd[0], "sigrid") == 0) {
+        /* `sigrid exec --vm V -- sigrid ...` with sigrid not on PATH (an alias, a build dir):
+         * run this very binary, as the user meant */
+        execv("/proc/self/exe", cmd);
+        err = errno;
+    }
     sg_free(cmd);
     sg_cli_fail("ExecFailed", "cannot run '%s': %s", argv[rest], strerror(err));
     rc = err == ENOENT ? 127 : 126;

@@ -69,6 +69,15 @@ describe('libsigrid credentials (sigrid account get-access-token)', () => {
     assert.equal(pj.appid, p.appid);
   });
 
+  test('`exec -- sigrid ...` runs this binary when sigrid is not on PATH', async () => {
+    const env = cleanEnv(s, { PATH: '/usr/bin:/bin' });
+    const r = await s.cliRaw(['exec', '--vm', 'vm1', '-g', RG, '--', 'sigrid', 'account', 'get-access-token',
+      '--resource', AUD], { env, timeoutMs: 90000 });
+    assert.equal(r.code, 0, r.stderr);
+    const { payload: p } = await verifyToken(s, r.json.accessToken);
+    assert.equal(p.oid, vms.vm1.identity.principalId);
+  });
+
   test('user-assigned by --client-id, --object-id and --msi-resource-id', async () => {
     for (const [flag, val] of [['--client-id', ids.u1.clientId], ['--object-id', ids.u1.principalId],
       ['--msi-resource-id', ids.u1.id]]) {
