@@ -9,16 +9,19 @@
 
 static json_t *account_view(const json_t *sub)
 {
-    json_t *j = json_object();
-    json_object_set(j, "id", json_object_get(sub, "subscriptionId"));
-    json_object_set(j, "name", json_object_get(sub, "displayName"));
-    json_object_set(j, "tenantId", json_object_get(sub, "tenantId"));
-    json_object_set(j, "homeTenantId", json_object_get(sub, "tenantId"));
-    json_object_set(j, "isDefault", json_object_get(sub, "isDefault"));
-    json_object_set(j, "state", json_object_get(sub, "state"));
+    static const sg_cliarm_field fields[] = {
+        {.key = "subscriptionId", .as = "id"},
+        {.key = "displayName", .as = "name"},
+        {.key = "tenantId"},
+        {.key = "tenantId", .as = "homeTenantId"},
+        {.key = "isDefault"},
+        {.key = "state"},
+        {0},
+    };
+    static const sg_cliarm_field tail[] = {{.key = "managementGroupId"}, {0}};
+    json_t *j = sg_cliarm_shape(sub, fields);
     json_object_set_new(j, "environmentName", json_string("sigrid"));
-    if (json_object_get(sub, "managementGroupId"))
-        json_object_set(j, "managementGroupId", json_object_get(sub, "managementGroupId"));
+    sg_cliarm_shape_into(j, sub, tail);
     return j;
 }
 
@@ -36,13 +39,15 @@ static int get_sub(const sg_cli_ctx *ctx, const char *given, json_t **out)
 static int account_show(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--subscription", .alias = "-s", .metavar = "SUB",
+        {.name = "--subscription",
+         .alias = "-s",
+         .metavar = "SUB",
          .help = "Subscription id or name (default: the default subscription)."},
         {0},
     };
     json_t *out = NULL;
-    int rc = sg_cli_parse(ctx, argc, argv, f, "Show a subscription (default: the default one).",
-                          NULL);
+    int rc =
+        sg_cli_parse(ctx, argc, argv, f, "Show a subscription (default: the default one).", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
     rc = get_sub(ctx, sg_cli_str(f, "--subscription"), &out);
@@ -83,7 +88,10 @@ done:
 static int subscription_create(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,
+        {.name = "--name",
+         .alias = "-n",
+         .metavar = "NAME",
+         .required = 1,
          .help = "Display name of the subscription."},
         {0},
     };
@@ -103,9 +111,10 @@ static int subscription_create(int argc, char **argv, const sg_cli_ctx *ctx)
         rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
     if (rc)
         goto done;
-    rc = get_sub(ctx, json_string_value(json_object_get(json_object_get(out, "properties"),
-                                                        "subscriptionId")),
-                 &sub);
+    rc = get_sub(
+        ctx,
+        json_string_value(json_object_get(json_object_get(out, "properties"), "subscriptionId")),
+        &sub);
     if (rc == 0) {
         json_t *v = account_view(sub);
         rc = sg_cli_print_json(v);
@@ -135,15 +144,16 @@ static int account_subscription(int argc, char **argv, const sg_cli_ctx *ctx)
 
 static json_t *mg_view(const json_t *arm)
 {
-    json_t *j = json_object();
-    const json_t *props = json_object_get(arm, "properties");
-    json_object_set(j, "id", json_object_get(arm, "id"));
-    json_object_set(j, "name", json_object_get(arm, "name"));
-    json_object_set(j, "displayName", json_object_get(props, "displayName"));
-    json_object_set(j, "tenantId", json_object_get(props, "tenantId"));
-    json_object_set(j, "type", json_object_get(arm, "type"));
-    json_object_set(j, "children", json_object_get(props, "children"));
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "id"},
+        {.key = "name"},
+        {.key = "properties.displayName"},
+        {.key = "properties.tenantId"},
+        {.key = "type"},
+        {.key = "properties.children"},
+        {0},
+    };
+    return sg_cliarm_shape(arm, fields);
 }
 
 static int mg_print(const sg_cli_ctx *ctx, const char *name)
@@ -164,8 +174,10 @@ static int mg_print(const sg_cli_ctx *ctx, const char *name)
 }
 
 #define F_MG                                                                                       \
-    {.name = "--name", .alias = "-n", .metavar = "MG", .required = 1,                            \
-     .help = "Management group name (id)."}
+    {                                                                                              \
+        .name = "--name", .alias = "-n", .metavar = "MG", .required = 1,                           \
+        .help = "Management group name (id)."                                                      \
+    }
 
 static int mg_create(int argc, char **argv, const sg_cli_ctx *ctx)
 {
@@ -267,7 +279,10 @@ static int mg_sub(int argc, char **argv, const sg_cli_ctx *ctx, int add)
 {
     sg_cli_flag f[] = {
         F_MG,
-        {.name = "--subscription", .alias = "-s", .metavar = "SUB", .required = 1,
+        {.name = "--subscription",
+         .alias = "-s",
+         .metavar = "SUB",
+         .required = 1,
          .help = "Subscription id or name."},
         {0},
     };

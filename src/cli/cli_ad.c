@@ -7,25 +7,38 @@
 
 #include <string.h>
 
+/* A Graph service principal as az prints it. */
 static json_t *sp_view(const json_t *sp)
 {
-    json_t *j = json_object();
-    json_object_set(j, "id", json_object_get(sp, "id"));
-    json_object_set(j, "appId", json_object_get(sp, "appId"));
-    json_object_set(j, "displayName", json_object_get(sp, "displayName"));
-    json_object_set(j, "servicePrincipalType", json_object_get(sp, "servicePrincipalType"));
-    json_object_set(j, "appOwnerOrganizationId", json_object_get(sp, "appOwnerOrganizationId"));
-    json_object_set(j, "alternativeNames", json_object_get(sp, "alternativeNames"));
-    json_object_set(j, "servicePrincipalNames", json_object_get(sp, "servicePrincipalNames"));
-    if (json_object_get(sp, "resolvedFrom"))
-        json_object_set(j, "resolvedFrom", json_object_get(sp, "resolvedFrom"));
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "id"},
+        {.key = "appId"},
+        {.key = "displayName"},
+        {.key = "servicePrincipalType"},
+        {.key = "appOwnerOrganizationId"},
+        {.key = "alternativeNames"},
+        {.key = "servicePrincipalNames"},
+        {.key = "resolvedFrom"},
+        {0},
+    };
+    return sg_cliarm_shape(sp, fields);
+}
+
+/* The create-for-rbac answer: the secret is shown this once. */
+static json_t *rbac_view(const json_t *sp)
+{
+    static const sg_cliarm_field fields[] = {
+        {.key = "appId"}, {.key = "displayName"}, {.key = "password"}, {.key = "tenant"}, {0},
+    };
+    return sg_cliarm_shape(sp, fields);
 }
 
 static int sp_show(int argc, char **argv, const sg_cli_ctx *ctx, int del)
 {
     sg_cli_flag f[] = {
-        {.name = "--id", .metavar = "ID", .required = 1,
+        {.name = "--id",
+         .metavar = "ID",
+         .required = 1,
          .help = "Object id or app (client) id of the service principal."},
         {0},
     };
@@ -103,10 +116,15 @@ done:
 static int sp_create_for_rbac(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,
+        {.name = "--name",
+         .alias = "-n",
+         .metavar = "NAME",
+         .required = 1,
          .help = "Display name of the app registration."},
         {.name = "--role", .metavar = "ROLE", .help = "Also assign this role (name or id)..."},
-        {.name = "--scopes", .kind = SG_CLI_MULTI, .metavar = "SCOPE",
+        {.name = "--scopes",
+         .kind = SG_CLI_MULTI,
+         .metavar = "SCOPE",
          .help = "...at these scopes."},
         {0},
     };
@@ -156,8 +174,7 @@ static int sp_create_for_rbac(int argc, char **argv, const sg_cli_ctx *ctx)
         if (rc == 0)
             rc = sg_cliarm_path(path, sizeof path,
                                 "%s/providers/Microsoft.Authorization/roleAssignments/%s",
-                                strcmp(scopes->values[i], "/") == 0 ? "" : scopes->values[i],
-                                guid);
+                                strcmp(scopes->values[i], "/") == 0 ? "" : scopes->values[i], guid);
         if (rc == 0) {
             rab = json_pack("{s:{s:s,s:O,s:s}}", "properties", "roleDefinitionId", rdid,
                             "principalId", json_object_get(out, "id"), "principalType",
@@ -169,11 +186,7 @@ static int sp_create_for_rbac(int argc, char **argv, const sg_cli_ctx *ctx)
         json_decref(rab);
     }
     if (rc == 0) {
-        json_t *v = json_object();
-        json_object_set(v, "appId", json_object_get(out, "appId"));
-        json_object_set(v, "displayName", json_object_get(out, "displayName"));
-        json_object_set(v, "password", json_object_get(out, "password"));
-        json_object_set(v, "tenant", json_object_get(out, "tenant"));
+        json_t *v = rbac_view(out);
         rc = sg_cli_print_json(v);
         json_decref(v);
     }

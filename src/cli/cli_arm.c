@@ -53,8 +53,8 @@ int sg_cliarm_path(char *out, size_t outlen, const char *fmt, ...)
     return 0;
 }
 
-int sg_cliarm_res_path(char *out, size_t outlen, const char *sub, const char *rg,
-                       const char *type, const char *name, const char *suffix)
+int sg_cliarm_res_path(char *out, size_t outlen, const char *sub, const char *rg, const char *type,
+                       const char *name, const char *suffix)
 {
     if (strchr(rg, '/') || (name && strchr(name, '/')))
         return sg_cli_fail("InvalidArgument", "names cannot contain '/'");
@@ -112,8 +112,7 @@ int sg_cliarm_sub(const sg_cli_ctx *ctx, const char *given, char *out, size_t ou
     {
         const char *dn = json_string_value(json_object_get(v, "displayName"));
         if (dn && strcasecmp(dn, given) == 0) {
-            sg_snprintf(out, outlen, "%s",
-                        json_string_value(json_object_get(v, "subscriptionId")));
+            sg_snprintf(out, outlen, "%s", json_string_value(json_object_get(v, "subscriptionId")));
             found = 1;
             break;
         }
@@ -134,30 +133,49 @@ void sg_cliarm_uami_id(const char *ref, const char *sub, const char *rg, char *o
                     SG_ARM_UAMI, ref);
 }
 
-/* ---- views ------------------------------------------------------------------------------------ */
+/* ---- views ------------------------------------------------------------------------------------
+ */
 
-static void copy_key(json_t *dst, const json_t *src, const char *key, const char *as)
+void sg_cliarm_shape_into(json_t *dst, const json_t *arm, const sg_cliarm_field *fields)
 {
-    json_t *v = json_object_get(src, key);
-    if (v)
-        json_object_set(dst, as ? as : key, v);
+    const json_t *props = json_object_get(arm, "properties");
+    for (const sg_cliarm_field *f = fields; f->key; f++) {
+        const json_t *src = arm;
+        const char *key = f->key;
+        if (strncmp(key, "properties.", 11) == 0) {
+            src = props;
+            key += 11;
+        }
+        json_t *v = json_object_get(src, key);
+        if (!v && f->null_if_missing)
+            v = json_null();
+        if (v)
+            json_object_set(dst, f->as ? f->as : key, v);
+    }
+}
+
+json_t *sg_cliarm_shape(const json_t *arm, const sg_cliarm_field *fields)
+{
+    json_t *j = json_object();
+    sg_cliarm_shape_into(j, arm, fields);
+    return j;
 }
 
 json_t *sg_cliarm_compute_view(const json_t *arm)
 {
-    json_t *j = json_object();
-    const json_t *props = json_object_get(arm, "properties");
-    copy_key(j, arm, "id", NULL);
-    copy_key(j, arm, "name", NULL);
-    copy_key(j, arm, "resourceGroup", NULL);
-    copy_key(j, arm, "location", NULL);
-    copy_key(j, arm, "type", NULL);
-    copy_key(j, arm, "kind", NULL);
-    copy_key(j, arm, "identity", NULL);
-    json_t *ep = json_object_get(props, "identityEndpoint");
-    json_object_set(j, "identityEndpoint", ep ? ep : json_null());
-    copy_key(j, props, "provisioningState", NULL);
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "id"},
+        {.key = "name"},
+        {.key = "resourceGroup"},
+        {.key = "location"},
+        {.key = "type"},
+        {.key = "kind"},
+        {.key = "identity"},
+        {.key = "properties.identityEndpoint", .null_if_missing = 1},
+        {.key = "properties.provisioningState"},
+        {0},
+    };
+    return sg_cliarm_shape(arm, fields);
 }
 
 json_t *sg_cliarm_identity_summary(const json_t *arm)
@@ -173,89 +191,100 @@ json_t *sg_cliarm_identity_summary(const json_t *arm)
 
 json_t *sg_cliarm_uami_view(const json_t *arm)
 {
-    json_t *j = json_object();
-    const json_t *props = json_object_get(arm, "properties");
-    copy_key(j, arm, "id", NULL);
-    copy_key(j, arm, "name", NULL);
-    copy_key(j, props, "clientId", NULL);
-    copy_key(j, props, "principalId", NULL);
-    copy_key(j, props, "tenantId", NULL);
-    copy_key(j, arm, "type", NULL);
-    copy_key(j, arm, "location", NULL);
-    copy_key(j, arm, "resourceGroup", NULL);
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "id"},
+        {.key = "name"},
+        {.key = "properties.clientId"},
+        {.key = "properties.principalId"},
+        {.key = "properties.tenantId"},
+        {.key = "type"},
+        {.key = "location"},
+        {.key = "resourceGroup"},
+        {0},
+    };
+    return sg_cliarm_shape(arm, fields);
 }
 
 json_t *sg_cliarm_signalr_view(const json_t *arm)
 {
-    json_t *j = json_object();
-    const json_t *props = json_object_get(arm, "properties");
-    copy_key(j, arm, "id", NULL);
-    copy_key(j, arm, "name", NULL);
-    copy_key(j, props, "hostName", NULL);
-    copy_key(j, props, "publicPort", NULL);
-    copy_key(j, props, "serverPort", NULL);
-    copy_key(j, props, "disableLocalAuth", NULL);
-    copy_key(j, props, "features", NULL);
-    copy_key(j, props, "externalIP", NULL);
-    copy_key(j, props, "provisioningState", NULL);
-    copy_key(j, arm, "resourceGroup", NULL);
-    copy_key(j, arm, "location", NULL);
-    copy_key(j, arm, "sku", NULL);
-    copy_key(j, arm, "type", NULL);
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "id"},
+        {.key = "name"},
+        {.key = "properties.hostName"},
+        {.key = "properties.publicPort"},
+        {.key = "properties.serverPort"},
+        {.key = "properties.disableLocalAuth"},
+        {.key = "properties.features"},
+        {.key = "properties.externalIP"},
+        {.key = "properties.provisioningState"},
+        {.key = "resourceGroup"},
+        {.key = "location"},
+        {.key = "sku"},
+        {.key = "type"},
+        {0},
+    };
+    return sg_cliarm_shape(arm, fields);
 }
 
 json_t *sg_cliarm_roledef_view(const json_t *arm)
 {
-    json_t *j = json_object();
-    const json_t *props = json_object_get(arm, "properties");
-    copy_key(j, props, "assignableScopes", NULL);
-    copy_key(j, props, "description", NULL);
-    copy_key(j, arm, "id", NULL);
-    copy_key(j, arm, "name", NULL);
-    copy_key(j, props, "permissions", NULL);
-    copy_key(j, props, "roleName", NULL);
-    copy_key(j, props, "type", "roleType");
-    copy_key(j, arm, "type", NULL);
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "properties.assignableScopes"},
+        {.key = "properties.description"},
+        {.key = "id"},
+        {.key = "name"},
+        {.key = "properties.permissions"},
+        {.key = "properties.roleName"},
+        {.key = "properties.type", .as = "roleType"},
+        {.key = "type"},
+        {0},
+    };
+    return sg_cliarm_shape(arm, fields);
 }
 
 json_t *sg_cliarm_assignment_view(const json_t *arm)
 {
-    json_t *j = json_object();
-    const json_t *props = json_object_get(arm, "properties");
-    copy_key(j, arm, "id", NULL);
-    copy_key(j, arm, "name", NULL);
-    copy_key(j, props, "principalId", NULL);
-    copy_key(j, props, "principalType", NULL);
-    copy_key(j, props, "roleDefinitionId", NULL);
-    copy_key(j, props, "roleDefinitionName", NULL);
-    copy_key(j, props, "scope", NULL);
-    copy_key(j, props, "createdOn", NULL);
-    copy_key(j, props, "effectiveOn", NULL);
-    copy_key(j, arm, "type", NULL);
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "id"},
+        {.key = "name"},
+        {.key = "properties.principalId"},
+        {.key = "properties.principalType"},
+        {.key = "properties.roleDefinitionId"},
+        {.key = "properties.roleDefinitionName"},
+        {.key = "properties.scope"},
+        {.key = "properties.createdOn"},
+        {.key = "properties.effectiveOn"},
+        {.key = "type"},
+        {0},
+    };
+    return sg_cliarm_shape(arm, fields);
 }
 
 /* ---- vm / functionapp ------------------------------------------------------------------------ */
 
 #define F_RG                                                                                       \
-    {.name = "--resource-group", .alias = "-g", .metavar = "RG", .required = 1,                  \
-     .help = "Name of resource group."}
+    {                                                                                              \
+        .name = "--resource-group", .alias = "-g", .metavar = "RG", .required = 1,                 \
+        .help = "Name of resource group."                                                          \
+    }
 #define F_NAME(what)                                                                               \
-    {.name = "--name", .alias = "-n", .metavar = "NAME", .required = 1, .help = "Name of the " what "."}
+    {                                                                                              \
+        .name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,                         \
+        .help = "Name of the " what "."                                                            \
+    }
 #define F_SUB                                                                                      \
-    {.name = "--subscription", .alias = "-s", .metavar = "SUB",                                  \
-     .help = "Subscription id or name (default: the server's default subscription)."}
+    {                                                                                              \
+        .name = "--subscription", .alias = "-s", .metavar = "SUB",                                 \
+        .help = "Subscription id or name (default: the server's default subscription)."            \
+    }
 
 static const char *kind_word(int app)
 {
     return app ? "function app" : "virtual machine";
 }
 
-static int compute_path(const sg_cli_ctx *ctx, sg_cli_flag *f, int app, char *sub,
-                        char *path, size_t pathlen)
+static int compute_path(const sg_cli_ctx *ctx, sg_cli_flag *f, int app, char *sub, char *path,
+                        size_t pathlen)
 {
     int rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, 64);
     if (rc)
@@ -265,8 +294,8 @@ static int compute_path(const sg_cli_ctx *ctx, sg_cli_flag *f, int app, char *su
 }
 
 /* Builds {type, userAssignedIdentities} from refs (NULL/empty list = "[system]"). */
-static json_t *identity_body(const json_t *cur_identity, const char **refs, size_t n,
-                             int remove, const char *sub, const char *rg)
+static json_t *identity_body(const json_t *cur_identity, const char **refs, size_t n, int remove,
+                             const char *sub, const char *rg)
 {
     const char *ct = json_string_value(json_object_get(cur_identity, "type"));
     int sys = ct && strcasestr(ct, "SystemAssigned") != NULL;
@@ -318,7 +347,9 @@ static int compute_create(int argc, char **argv, const sg_cli_ctx *ctx, int app)
     sg_cli_flag f[] = {
         F_RG,
         F_NAME("resource"),
-        {.name = "--assign-identity", .kind = SG_CLI_MULTI_OPT, .metavar = "ID",
+        {.name = "--assign-identity",
+         .kind = SG_CLI_MULTI_OPT,
+         .metavar = "ID",
          .help = "Enable managed identities: no value or '[system]' = system-assigned; "
                  "user-assigned identity names or ids."},
         F_SUB,
@@ -341,9 +372,9 @@ static int compute_create(int argc, char **argv, const sg_cli_ctx *ctx, int app)
     sg_cli_flag *ai = sg_cli_flag_find(f, "--assign-identity");
     if (ai->present) {
         json_t *none = json_pack("{s:s}", "type", "None");
-        json_object_set_new(body, "identity",
-                            identity_body(none, ai->values, ai->count, 0, sub,
-                                          sg_cli_str(f, "--resource-group")));
+        json_object_set_new(
+            body, "identity",
+            identity_body(none, ai->values, ai->count, 0, sub, sg_cli_str(f, "--resource-group")));
         json_decref(none);
     }
     rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
@@ -399,7 +430,9 @@ done:
 static int compute_list(int argc, char **argv, const sg_cli_ctx *ctx, int app)
 {
     sg_cli_flag f[] = {
-        {.name = "--resource-group", .alias = "-g", .metavar = "RG",
+        {.name = "--resource-group",
+         .alias = "-g",
+         .metavar = "RG",
          .help = "Name of resource group (default: all)."},
         F_SUB,
         {0},
@@ -444,7 +477,9 @@ static int compute_identity(int argc, char **argv, const sg_cli_ctx *ctx, int ap
     sg_cli_flag f[] = {
         F_RG,
         F_NAME("resource"),
-        {.name = "--identities", .kind = SG_CLI_MULTI, .metavar = "ID",
+        {.name = "--identities",
+         .kind = SG_CLI_MULTI,
+         .metavar = "ID",
          .help = "'[system]' for the system-assigned identity, or user-assigned identity names "
                  "(in -g) or ids. Default: [system]."},
         F_SUB,
@@ -455,7 +490,10 @@ static int compute_identity(int argc, char **argv, const sg_cli_ctx *ctx, int ap
     if (show)
         f[2].name = NULL; /* no --identities for show */
     sg_snprintf(summary, sizeof summary, "%s managed identities of a %s.",
-                show ? "Show the" : remove ? "Remove" : "Assign", kind_word(app));
+                show     ? "Show the"
+                : remove ? "Remove"
+                         : "Assign",
+                kind_word(app));
     int rc = sg_cli_parse(ctx, argc, argv, f, summary, NULL);
     if (rc != SG_CLI_RUN)
         goto done;
@@ -526,11 +564,11 @@ done:
     };                                                                                             \
     static int pfx##_identity(int argc, char **argv, const sg_cli_ctx *ctx)                        \
     {                                                                                              \
-        return sg_cli_dispatch(argc, argv, ctx, pfx##_id_verbs, "Manage managed identities.");    \
+        return sg_cli_dispatch(argc, argv, ctx, pfx##_id_verbs, "Manage managed identities.");     \
     }                                                                                              \
     static const sg_cli_verb pfx##_verbs[] = {                                                     \
         {"create", pfx##_create, "Create one."},                                                   \
-        {"show", pfx##_show, "Show one: {id, name, resourceGroup, identity, identityEndpoint}."}, \
+        {"show", pfx##_show, "Show one: {id, name, resourceGroup, identity, identityEndpoint}."},  \
         {"list", pfx##_list, "List them."},                                                        \
         {"delete", pfx##_delete, "Delete one (and its system-assigned identity)."},                \
         {"identity", pfx##_identity, "Manage its managed identities."},                            \

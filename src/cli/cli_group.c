@@ -4,18 +4,18 @@
 #include <string.h>
 
 #define F_SUB                                                                                      \
-    {.name = "--subscription", .alias = "-s", .metavar = "SUB",                                  \
-     .help = "Subscription id or name (default: the default subscription)."}
+    {                                                                                              \
+        .name = "--subscription", .alias = "-s", .metavar = "SUB",                                 \
+        .help = "Subscription id or name (default: the default subscription)."                     \
+    }
 
 static json_t *rg_view(const json_t *arm)
 {
-    json_t *j = json_object();
-    json_object_set(j, "id", json_object_get(arm, "id"));
-    json_object_set(j, "name", json_object_get(arm, "name"));
-    json_object_set(j, "location", json_object_get(arm, "location"));
-    json_object_set(j, "properties", json_object_get(arm, "properties"));
-    json_object_set(j, "type", json_object_get(arm, "type"));
-    return j;
+    static const sg_cliarm_field fields[] = {
+        {.key = "id"},         {.key = "name"}, {.key = "location"},
+        {.key = "properties"}, {.key = "type"}, {0},
+    };
+    return sg_cliarm_shape(arm, fields);
 }
 
 static int rg_path(const sg_cli_ctx *ctx, sg_cli_flag *f, char *path, size_t n)
@@ -34,10 +34,16 @@ static int rg_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *meth
                   const char *summary, int with_location, int exists)
 {
     sg_cli_flag f[] = {
-        {.name = "--name", .alias = "-n", .metavar = "RG", .required = 1,
+        {.name = "--name",
+         .alias = "-n",
+         .metavar = "RG",
+         .required = 1,
          .help = "Name of the resource group."},
         F_SUB,
-        {.name = "--location", .alias = "-l", .metavar = "LOC", .def = "local",
+        {.name = "--location",
+         .alias = "-l",
+         .metavar = "LOC",
+         .def = "local",
          .help = "Location."},
         {0},
     };
@@ -104,8 +110,8 @@ static int rg_show(int argc, char **argv, const sg_cli_ctx *ctx)
 
 static int rg_delete(int argc, char **argv, const sg_cli_ctx *ctx)
 {
-    return rg_cmd(argc, argv, ctx, "DELETE",
-                  "Delete a resource group and every resource in it.", 0, 0);
+    return rg_cmd(argc, argv, ctx, "DELETE", "Delete a resource group and every resource in it.", 0,
+                  0);
 }
 
 static int rg_exists(int argc, char **argv, const sg_cli_ctx *ctx)
