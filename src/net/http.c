@@ -403,6 +403,7 @@ int sg_http_stream_start(sg_http_req *r, int status, const char *content_type,
         return rc == SG_ENOMEM ? rc : SG_ECLOSED;
     m->state = M_STREAMING;
     c->streaming = 1;
+    sg__stream_set_coalesce(c->s);
     c->close_after = 1;
     /* Nothing more is parsed; requests queued behind will never be answered. Keep reading
      * (and discarding) so a peer that goes away is noticed and the stream aborted. */

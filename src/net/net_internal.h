@@ -21,13 +21,20 @@ typedef struct sg__netctx {
     uv_prepare_t prep;
     uv_check_t check;
     uv_timer_t sweep;
+    uv_timer_t hold;    /* releases held streams when no input came within ~1 ms */
     sg_stream *pending; /* streams with deferred work (singly linked, s->pnext) */
+    sg_stream *held;    /* hot streams whose small flush waits for the next check (s->pnext) */
+    uint32_t turn;      /* check phases run so far */
+    uint32_t nreads;    /* reads so far; held streams leave at the first check after a read */
+    uint32_t held_reads;
+    uint32_t flushed_last, flushed_now; /* streams written in the previous / this check */
+    int in_check;
     sg_stream *all;     /* every stream (doubly linked) */
     size_t nstreams;
     char *rbuf;   /* shared read buffer, allocated on first read */
     char *tlsbuf; /* shared plaintext buffer for SSL_read */
     sg_stream_limits deflim;
-    int nhandles_open;                        /* prep/check/sweep still open (stop waits for 0) */
+    int nhandles_open;                        /* prep/check/sweep/idle open (stop waits for 0) */
     void (*on_empty)(struct sg__netctx *ctx); /* stopping and the last stream is gone */
     void *owner;
 } sg__netctx;
@@ -54,6 +61,9 @@ void sg__stream_defer(sg_stream *s);
 /* Run hooks.on_defer once the queued output has drained to 256 KiB or less (output
  * backpressure: stop producing, get called back when the peer has caught up). */
 void sg__stream_want_drain(sg_stream *s);
+/* Marks a push-mostly stream (WebSocket, SSE): while the loop is fanning out, its small flushes
+ * may wait one loop turn to share a writev with the next turn's frames (see stream.c). */
+void sg__stream_set_coalesce(sg_stream *s);
 /* Close with a specific reason (SG_OK, SG_ELIMIT, ...). */
 void sg__stream_close_reason(sg_stream *s, int reason, int graceful);
 /* Absolute deadline (uv_now based); 0 clears it. Past it the stream closes with SG_ETIMEDOUT.

@@ -20,6 +20,18 @@
 #define LINGER_MS 2000
 #define SWEEP_MS 250
 #define DEFAULT_HARD_LIMIT (32u * 1024 * 1024)
+/* Hot-stream coalescing: while the loop is fanning out (>= HOLD_MIN_STREAMS streams written in
+ * the previous check phase), a push stream (WebSocket, SSE) that was written in the previous
+ * check too and has only a few small entries queued is held: it is flushed at the first check
+ * phase after the loop read more input (or by a HOLD_MS timer), so the frames that input brings
+ * leave in the same writev. Each writev costs ~4-5 us of kernel time on loopback and each extra
+ * frame in it ~10 ns, and publishers' bursts tend to arrive spread over two loop turns. Never
+ * held twice in a row: the latency cost is bounded by HOLD_MS on an already busy loop. */
+#define HOLD_MIN_STREAMS 256
+#define HOLD_MAX_ENTRIES 16
+#define HOLD_MAX_BYTES (16 * 1024)
+#define HOLD_MS 1
+#define NHANDLES 4
 
 enum {
     F_CLOSING = 1 << 0,  /* close requested */
@@ -36,6 +48,9 @@ enum {
     F_EOF = 1 << 11,
     F_TLS_SHUT = 1 << 12,
     F_WANT_DRAIN = 1 << 13, /* run on_defer once queued bytes fall to DRAIN_LOW */
+    F_HELD = 1 << 14,       /* on ctx->held: flushed by the next check phase */
+    F_WASHELD = 1 << 15,    /* held in the previous turn: flush now */
+    F_COALESCE = 1 << 16,   /* push-only stream (WebSocket, SSE): may be held one turn */
 };
 
 #define DRAIN_LOW (256 * 1024)
@@ -68,6 +83,7 @@ struct sg_stream {
     queue q;           /* plaintext queue */
     uint32_t inflight; /* entries of the wire queue owned by wreq */
     uint32_t flags;
+    uint32_t last_turn; /* ctx->turn of the last check phase that wrote to the socket */
     int close_reason;
     uv_write_t *wreq;
     tls_state *tls;
@@ -171,14 +187,46 @@ static void on_prepare(uv_prepare_t *h)
     ctx_run_pending(h->data);
 }
 
+static void stream_mark(sg_stream *s);
+
+static void held_release(sg__netctx *ctx)
+{
+    sg_stream *s = ctx->held;
+    ctx->held = NULL;
+    if (!uv_is_closing((uv_handle_t *)&ctx->hold))
+        uv_timer_stop(&ctx->hold);
+    while (s) {
+        sg_stream *n = s->pnext;
+        s->pnext = NULL;
+        s->flags = (s->flags & ~(uint32_t)F_HELD) | F_WASHELD;
+        stream_mark(s);
+        s = n;
+    }
+}
+
+static void on_hold_timer(uv_timer_t *t)
+{
+    sg__netctx *ctx = t->data;
+    held_release(ctx);
+    ctx_run_pending(ctx);
+}
+
 static void on_check(uv_check_t *h)
 {
-    ctx_run_pending(h->data);
+    sg__netctx *ctx = h->data;
+    ctx->turn++;
+    ctx->flushed_last = ctx->flushed_now;
+    ctx->flushed_now = 0;
+    if (ctx->held && ctx->nreads != ctx->held_reads)
+        held_release(ctx);
+    ctx->in_check = 1;
+    ctx_run_pending(ctx);
+    ctx->in_check = 0;
 }
 
 static void stream_mark(sg_stream *s)
 {
-    if (s->flags & (F_PENDING | F_TCPCLOSED))
+    if (s->flags & (F_PENDING | F_TCPCLOSED | F_HELD))
         return;
     s->flags |= F_PENDING;
     if (!s->ctx->pending)
@@ -242,8 +290,9 @@ int sg__netctx_init(sg__netctx *ctx, uv_loop_t *loop)
     uv_prepare_init(loop, &ctx->prep);
     uv_check_init(loop, &ctx->check);
     uv_timer_init(loop, &ctx->sweep);
-    ctx->prep.data = ctx->check.data = ctx->sweep.data = ctx;
-    ctx->nhandles_open = 3;
+    uv_timer_init(loop, &ctx->hold);
+    ctx->prep.data = ctx->check.data = ctx->sweep.data = ctx->hold.data = ctx;
+    ctx->nhandles_open = NHANDLES;
     uv_prepare_start(&ctx->prep, on_prepare);
     uv_check_start(&ctx->check, on_check);
     uv_timer_start(&ctx->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
@@ -267,8 +316,9 @@ static void ctx_handle_closed(uv_handle_t *h)
 
 static void ctx_maybe_finish(sg__netctx *ctx)
 {
-    if (!ctx->on_empty || ctx->nstreams || ctx->nhandles_open != 3)
+    if (!ctx->on_empty || ctx->nstreams || ctx->nhandles_open != NHANDLES)
         return;
+    uv_close((uv_handle_t *)&ctx->hold, ctx_handle_closed);
     uv_close((uv_handle_t *)&ctx->prep, ctx_handle_closed);
     uv_close((uv_handle_t *)&ctx->check, ctx_handle_closed);
     uv_close((uv_handle_t *)&ctx->sweep, ctx_handle_closed);
@@ -390,6 +440,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     sg_stream *s = (sg_stream *)h;
     if (nread == 0)
         return;
+    s->ctx->nreads++;
     if (nread < 0) {
         if (nread == UV_EOF) {
             stream_eof(s);
@@ -752,10 +803,31 @@ static void stream_process(sg_stream *s)
     }
     if (s->tls && (s->flags & F_TLS_DRAIN) && !(s->flags & (F_PAUSED | F_CLOSING)))
         tls_pump(s);
-    if (s->flags & F_CLOSING)
+    if (s->flags & F_CLOSING) {
         stream_closing(s);
-    else
-        stream_flush(s);
+        return;
+    }
+    sg__netctx *ctx = s->ctx;
+    if (s->flags & F_WASHELD) {
+        s->flags &= ~(uint32_t)F_WASHELD;
+    } else if ((s->flags & F_COALESCE) && ctx->in_check && ctx->flushed_last >= HOLD_MIN_STREAMS &&
+               s->last_turn == ctx->turn - 1 && !s->wreq && !s->tls && s->q.count &&
+               s->q.count < HOLD_MAX_ENTRIES && s->q.bytes < HOLD_MAX_BYTES) {
+        s->flags |= F_HELD;
+        s->pnext = ctx->held;
+        if (!ctx->held) {
+            ctx->held_reads = ctx->nreads;
+            uv_update_time(ctx->loop); /* the loop's clock is as old as this turn */
+            uv_timer_start(&ctx->hold, on_hold_timer, HOLD_MS, 0);
+        }
+        ctx->held = s;
+        return;
+    }
+    if (ctx->in_check && s->q.count) {
+        s->last_turn = ctx->turn;
+        ctx->flushed_now++;
+    }
+    stream_flush(s);
 }
 
 void sg__stream_close_reason(sg_stream *s, int reason, int graceful)
@@ -839,6 +911,11 @@ void sg__stream_defer(sg_stream *s)
 {
     s->flags |= F_DEFER;
     stream_mark(s);
+}
+
+void sg__stream_set_coalesce(sg_stream *s)
+{
+    s->flags |= F_COALESCE;
 }
 
 void sg__stream_want_drain(sg_stream *s)

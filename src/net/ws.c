@@ -322,6 +322,7 @@ int sg_ws_accept(sg_http_req *r, const sg_ws_opts *opts, const sg_ws_cbs *cbs, v
     sg_stream_set_cbs(s, &scbs, ws);
     sg__stream_hooks hooks = {ws_on_eof, ws_on_defer};
     sg__stream_set_hooks(s, &hooks);
+    sg__stream_set_coalesce(s);
     if (opts && opts->out)
         sg_stream_set_limits(s, opts->out);
     rc = sg_stream_write(s, head.data, head.len);
