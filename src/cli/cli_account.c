@@ -25,39 +25,28 @@ static json_t *account_view(const json_t *sub)
     return j;
 }
 
-static int get_sub(const sg_cli_ctx *ctx, const char *given, json_t **out)
+/* Path of the subscription `given` names (NULL = the default one). */
+static int sub_path(const sg_cli_ctx *ctx, const char *given, char *path, size_t n)
 {
-    char sub[64], path[SG_CLI_PATH_MAX];
+    char sub[64];
     int rc = sg_cliarm_sub(ctx, given, sub, sizeof sub);
     if (rc == 0)
-        rc = sg_cliarm_path(path, sizeof path, "/subscriptions/%s", sub);
-    if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, out);
+        rc = sg_cliarm_path(path, n, "/subscriptions/%s", sub);
     return rc;
 }
 
 static int account_show(int argc, char **argv, const sg_cli_ctx *ctx)
 {
-    sg_cli_flag f[] = {
-        {.name = "--subscription",
-         .alias = "-s",
-         .metavar = "SUB",
-         .help = "Subscription id or name (default: the default subscription)."},
-        {0},
-    };
-    json_t *out = NULL;
+    sg_cli_flag f[] = {SG_CLIARM_F_SUB, {0}};
+    char path[SG_CLI_PATH_MAX];
     int rc =
         sg_cli_parse(ctx, argc, argv, f, "Show a subscription (default: the default one).", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    rc = get_sub(ctx, sg_cli_str(f, "--subscription"), &out);
-    if (rc == 0) {
-        json_t *v = account_view(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+    rc = sub_path(ctx, sg_cli_str(f, "--subscription"), path, sizeof path);
+    if (rc == 0)
+        rc = sg_cliarm_call_print(ctx, "GET", path, NULL, account_view);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -65,22 +54,9 @@ done:
 static int account_list(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {{0}};
-    json_t *out = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "List subscriptions.", NULL);
-    if (rc != SG_CLI_RUN)
-        goto done;
-    rc = sg_cli_mgmt(ctx, "GET", "/subscriptions" SG_ARM_API, NULL, &out);
-    if (rc == 0) {
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-            json_array_append_new(arr, account_view(v));
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
-done:
-    json_decref(out);
+    if (rc == SG_CLI_RUN)
+        rc = sg_cliarm_list_print(ctx, "/subscriptions" SG_ARM_API, account_view, NULL, NULL);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -95,35 +71,29 @@ static int subscription_create(int argc, char **argv, const sg_cli_ctx *ctx)
          .help = "Display name of the subscription."},
         {0},
     };
-    json_t *out = NULL, *sub = NULL, *body = NULL;
+    json_t *out = NULL, *body = NULL;
     char path[SG_CLI_PATH_MAX];
     int rc = sg_cli_parse(ctx, argc, argv, f, "Create a subscription in the tenant.", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
     const char *name = sg_cli_str(f, "--name");
-    if (strchr(name, '/')) {
-        rc = sg_cli_usage_error(ctx, "the name cannot contain '/'.");
+    rc = sg_cliarm_check_name(ctx, name);
+    if (rc)
         goto done;
-    }
     body = json_pack("{s:{s:s,s:s}}", "properties", "displayName", name, "workload", "DevTest");
     rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Subscription/aliases/%s", name);
     if (rc == 0)
         rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
-    if (rc)
-        goto done;
-    rc = get_sub(
-        ctx,
-        json_string_value(json_object_get(json_object_get(out, "properties"), "subscriptionId")),
-        &sub);
-    if (rc == 0) {
-        json_t *v = account_view(sub);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+    if (rc == 0)
+        rc = sub_path(ctx,
+                      json_string_value(
+                          json_object_get(json_object_get(out, "properties"), "subscriptionId")),
+                      path, sizeof path);
+    if (rc == 0)
+        rc = sg_cliarm_call_print(ctx, "GET", path, NULL, account_view);
 done:
     json_decref(body);
     json_decref(out);
-    json_decref(sub);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -156,20 +126,19 @@ static json_t *mg_view(const json_t *arm)
     return sg_cliarm_shape(arm, fields);
 }
 
+#define MG_PATH "/providers/Microsoft.Management/managementGroups"
+
+static int mg_path(char *path, size_t n, const char *name)
+{
+    return sg_cliarm_path(path, n, MG_PATH "/%s", name);
+}
+
 static int mg_print(const sg_cli_ctx *ctx, const char *name)
 {
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL;
-    int rc = sg_cliarm_path(path, sizeof path,
-                            "/providers/Microsoft.Management/managementGroups/%s", name);
+    int rc = mg_path(path, sizeof path, name);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        json_t *v = mg_view(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
-    json_decref(out);
+        rc = sg_cliarm_call_print(ctx, "GET", path, NULL, mg_view);
     return rc;
 }
 
@@ -187,29 +156,21 @@ static int mg_create(int argc, char **argv, const sg_cli_ctx *ctx)
         {0},
     };
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL, *body = NULL;
+    json_t *body = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "Create a management group.", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
     const char *name = sg_cli_str(f, "--name");
     const char *dn = sg_cli_str(f, "--display-name");
-    if (strchr(name, '/')) {
-        rc = sg_cli_usage_error(ctx, "the name cannot contain '/'.");
+    rc = sg_cliarm_check_name(ctx, name);
+    if (rc)
         goto done;
-    }
     body = json_pack("{s:{s:s}}", "properties", "displayName", dn ? dn : name);
-    rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Management/managementGroups/%s",
-                        name);
+    rc = mg_path(path, sizeof path, name);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
-    if (rc == 0) {
-        json_t *v = mg_view(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+        rc = sg_cliarm_call_print(ctx, "PUT", path, body, mg_view);
 done:
     json_decref(body);
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -228,25 +189,13 @@ static int mg_delete(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {F_MG, {0}};
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL, *view = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "Delete a management group.", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Management/managementGroups/%s",
-                        sg_cli_str(f, "--name"));
+    rc = mg_path(path, sizeof path, sg_cli_str(f, "--name"));
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        view = mg_view(out);
-        json_decref(out);
-        out = NULL;
-        rc = sg_cli_mgmt(ctx, "DELETE", path, NULL, &out);
-    }
-    if (rc == 0)
-        rc = sg_cli_print_json(view);
+        rc = sg_cliarm_delete_print(ctx, path, mg_view);
 done:
-    json_decref(view);
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -254,23 +203,9 @@ done:
 static int mg_list(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {{0}};
-    json_t *out = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "List management groups.", NULL);
-    if (rc != SG_CLI_RUN)
-        goto done;
-    rc = sg_cli_mgmt(ctx, "GET", "/providers/Microsoft.Management/managementGroups" SG_ARM_API,
-                     NULL, &out);
-    if (rc == 0) {
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-            json_array_append_new(arr, mg_view(v));
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
-done:
-    json_decref(out);
+    if (rc == SG_CLI_RUN)
+        rc = sg_cliarm_list_print(ctx, MG_PATH SG_ARM_API, mg_view, NULL, NULL);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -296,8 +231,7 @@ static int mg_sub(int argc, char **argv, const sg_cli_ctx *ctx, int add)
         goto done;
     rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
     if (rc == 0)
-        rc = sg_cliarm_path(path, sizeof path,
-                            "/providers/Microsoft.Management/managementGroups/%s/subscriptions/%s",
+        rc = sg_cliarm_path(path, sizeof path, MG_PATH "/%s/subscriptions/%s",
                             sg_cli_str(f, "--name"), sub);
     if (rc == 0)
         rc = sg_cli_mgmt(ctx, add ? "PUT" : "DELETE", path, NULL, &out);

@@ -43,7 +43,6 @@ static int sp_show(int argc, char **argv, const sg_cli_ctx *ctx, int del)
         {0},
     };
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f,
                           del ? "Delete an app registration's service principal."
                               : "Show a service principal: {id (objectId), appId, displayName, "
@@ -51,22 +50,11 @@ static int sp_show(int argc, char **argv, const sg_cli_ctx *ctx, int del)
                           NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Graph/servicePrincipals/%s",
-                        sg_cli_str(f, "--id"));
+    rc = sg_cliarm_path(path, sizeof path, SG_ARM_GRAPH_SP "/%s", sg_cli_str(f, "--id"));
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0 && del) {
-        json_t *again = NULL;
-        rc = sg_cli_mgmt(ctx, "DELETE", path, NULL, &again);
-        json_decref(again);
-    }
-    if (rc == 0) {
-        json_t *v = sp_view(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+        rc = del ? sg_cliarm_delete_print(ctx, path, sp_view)
+                 : sg_cliarm_call_print(ctx, "GET", path, NULL, sp_view);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -81,34 +69,23 @@ static int sp_delete_cmd(int argc, char **argv, const sg_cli_ctx *ctx)
     return sp_show(argc, argv, ctx, 1);
 }
 
+/* --display-name filter of sp list (exact; NULL = all) */
+static int display_name_is(const json_t *sp, const void *want)
+{
+    const char *n = json_string_value(json_object_get(sp, "displayName"));
+    return !want || (n && strcmp(n, want) == 0);
+}
+
 static int sp_list(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
         {.name = "--display-name", .metavar = "NAME", .help = "Only this display name."},
         {0},
     };
-    json_t *out = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "List service principals.", NULL);
-    if (rc != SG_CLI_RUN)
-        goto done;
-    rc = sg_cli_mgmt(ctx, "GET", "/providers/Microsoft.Graph/servicePrincipals" SG_ARM_API, NULL,
-                     &out);
-    if (rc == 0) {
-        const char *dn = sg_cli_str(f, "--display-name");
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-        {
-            const char *n = json_string_value(json_object_get(v, "displayName"));
-            if (!dn || (n && strcmp(n, dn) == 0))
-                json_array_append_new(arr, sp_view(v));
-        }
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
-done:
-    json_decref(out);
+    if (rc == SG_CLI_RUN)
+        rc = sg_cliarm_list_print(ctx, SG_ARM_GRAPH_SP SG_ARM_API, sp_view, display_name_is,
+                                  sg_cli_str(f, "--display-name"));
     sg_cli_flags_free(f);
     return rc;
 }
@@ -142,8 +119,7 @@ static int sp_create_for_rbac(int argc, char **argv, const sg_cli_ctx *ctx)
         goto done;
     }
     body = json_pack("{s:s}", "displayName", sg_cli_str(f, "--name"));
-    rc = sg_cli_mgmt(ctx, "POST", "/providers/Microsoft.Graph/servicePrincipals" SG_ARM_API, body,
-                     &out);
+    rc = sg_cli_mgmt(ctx, "POST", SG_ARM_GRAPH_SP SG_ARM_API, body, &out);
     if (rc)
         goto done;
     for (size_t i = 0; role && i < scopes->count && rc == 0; i++) {
@@ -152,8 +128,7 @@ static int sp_create_for_rbac(int argc, char **argv, const sg_cli_ctx *ctx)
         json_t *defs = NULL, *ra = NULL, *rab = NULL;
         const char *rdid = NULL;
         sg_uuid4(guid);
-        rc = sg_cliarm_path(rdpath, sizeof rdpath,
-                            "%s/providers/Microsoft.Authorization/roleDefinitions",
+        rc = sg_cliarm_path(rdpath, sizeof rdpath, "%s" SG_ARM_AUTHZ "/roleDefinitions",
                             strcmp(scopes->values[i], "/") == 0 ? "" : scopes->values[i]);
         if (rc == 0)
             rc = sg_cli_mgmt(ctx, "GET", rdpath, NULL, &defs);
@@ -162,18 +137,14 @@ static int sp_create_for_rbac(int argc, char **argv, const sg_cli_ctx *ctx)
             json_t *d;
             json_array_foreach(json_object_get(defs, "value"), k, d)
             {
-                const char *nm = json_string_value(
-                    json_object_get(json_object_get(d, "properties"), "roleName"));
-                const char *id = json_string_value(json_object_get(d, "name"));
-                if ((nm && strcasecmp(nm, role) == 0) || (id && strcasecmp(id, role) == 0))
+                if (sg_cliarm_roledef_is(d, role))
                     rdid = json_string_value(json_object_get(d, "id"));
             }
             if (!rdid)
                 rc = sg_cli_fail("RoleNotFound", "Role '%s' doesn't exist.", role);
         }
         if (rc == 0)
-            rc = sg_cliarm_path(path, sizeof path,
-                                "%s/providers/Microsoft.Authorization/roleAssignments/%s",
+            rc = sg_cliarm_path(path, sizeof path, "%s" SG_ARM_AUTHZ "/roleAssignments/%s",
                                 strcmp(scopes->values[i], "/") == 0 ? "" : scopes->values[i], guid);
         if (rc == 0) {
             rab = json_pack("{s:{s:s,s:O,s:s}}", "properties", "roleDefinitionId", rdid,
@@ -185,11 +156,8 @@ static int sp_create_for_rbac(int argc, char **argv, const sg_cli_ctx *ctx)
         json_decref(ra);
         json_decref(rab);
     }
-    if (rc == 0) {
-        json_t *v = rbac_view(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+    if (rc == 0)
+        rc = sg_cliarm_print_view(out, rbac_view);
 done:
     json_decref(body);
     json_decref(out);

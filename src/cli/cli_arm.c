@@ -65,6 +65,42 @@ int sg_cliarm_res_path(char *out, size_t outlen, const char *sub, const char *rg
                           sub, rg, type, name, suffix ? "/" : "", suffix ? suffix : "");
 }
 
+int sg_cliarm_check_name(const sg_cli_ctx *ctx, const char *name)
+{
+    if (strchr(name, '/'))
+        return sg_cli_usage_error(ctx, "the name cannot contain '/'.");
+    return 0;
+}
+
+int sg_cliarm_flags_res_path(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *type,
+                             const char *suffix, char *sub, size_t sublen, char *path,
+                             size_t pathlen)
+{
+    char own[64];
+    if (!sub) {
+        sub = own;
+        sublen = sizeof own;
+    }
+    int rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sublen);
+    if (rc)
+        return rc;
+    return sg_cliarm_res_path(path, pathlen, sub, sg_cli_str(f, "--resource-group"), type,
+                              sg_cli_str(f, "--name"), suffix);
+}
+
+int sg_cliarm_flags_list_path(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *type, char *path,
+                              size_t pathlen)
+{
+    char sub[64];
+    int rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
+    if (rc)
+        return rc;
+    const char *rg = sg_cli_str(f, "--resource-group");
+    if (rg)
+        return sg_cliarm_res_path(path, pathlen, sub, rg, type, NULL, NULL);
+    return sg_cliarm_path(path, pathlen, "/subscriptions/%s/providers/%s", sub, type);
+}
+
 static int looks_like_guid(const char *s)
 {
     if (strlen(s) != 36)
@@ -260,23 +296,83 @@ json_t *sg_cliarm_assignment_view(const json_t *arm)
     return sg_cliarm_shape(arm, fields);
 }
 
+int sg_cliarm_roledef_is(const json_t *def, const void *role)
+{
+    const char *nm =
+        json_string_value(json_object_get(json_object_get(def, "properties"), "roleName"));
+    const char *id = json_string_value(json_object_get(def, "name"));
+    return !role || (nm && strcasecmp(nm, role) == 0) || (id && strcasecmp(id, role) == 0);
+}
+
+/* ---- call and print ------------------------------------------------------------------------ */
+
+int sg_cliarm_get_status(const sg_cli_ctx *ctx, const char *path, long *status, json_t **out)
+{
+    char err[512];
+    if (sg_cli_mgmt_call(ctx, "GET", path, NULL, status, out, err, sizeof err) != 0)
+        return sg_cli_fail("NotRunning", "%s", err);
+    return 0;
+}
+
+int sg_cliarm_print_view(const json_t *arm, sg_cliarm_view_fn view)
+{
+    if (!view)
+        return sg_cli_print_json(arm);
+    json_t *v = view(arm);
+    int rc = sg_cli_print_json(v);
+    json_decref(v);
+    return rc;
+}
+
+int sg_cliarm_call_print(const sg_cli_ctx *ctx, const char *method, const char *path,
+                         const json_t *body, sg_cliarm_view_fn view)
+{
+    json_t *out = NULL;
+    int rc = sg_cli_mgmt(ctx, method, path, body, &out);
+    if (rc == 0)
+        rc = sg_cliarm_print_view(out, view);
+    json_decref(out);
+    return rc;
+}
+
+int sg_cliarm_delete_print(const sg_cli_ctx *ctx, const char *path, sg_cliarm_view_fn view)
+{
+    json_t *cur = NULL, *gone = NULL;
+    int rc = sg_cli_mgmt(ctx, "GET", path, NULL, &cur);
+    if (rc == 0)
+        rc = sg_cli_mgmt(ctx, "DELETE", path, NULL, &gone);
+    if (rc == 0)
+        rc = sg_cliarm_print_view(cur, view);
+    json_decref(gone);
+    json_decref(cur);
+    return rc;
+}
+
+int sg_cliarm_list_print(const sg_cli_ctx *ctx, const char *path, sg_cliarm_view_fn view,
+                         int (*keep)(const json_t *item, const void *arg), const void *arg)
+{
+    json_t *out = NULL;
+    int rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
+    if (rc == 0) {
+        json_t *arr = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(out, "value"), i, v)
+        {
+            if (!keep || keep(v, arg))
+                json_array_append_new(arr, view(v));
+        }
+        rc = sg_cli_print_json(arr);
+        json_decref(arr);
+    }
+    json_decref(out);
+    return rc;
+}
+
 /* ---- vm / functionapp ------------------------------------------------------------------------ */
 
-#define F_RG                                                                                       \
-    {                                                                                              \
-        .name = "--resource-group", .alias = "-g", .metavar = "RG", .required = 1,                 \
-        .help = "Name of resource group."                                                          \
-    }
-#define F_NAME(what)                                                                               \
-    {                                                                                              \
-        .name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,                         \
-        .help = "Name of the " what "."                                                            \
-    }
-#define F_SUB                                                                                      \
-    {                                                                                              \
-        .name = "--subscription", .alias = "-s", .metavar = "SUB",                                 \
-        .help = "Subscription id or name (default: the server's default subscription)."            \
-    }
+/* vm and functionapp have always said "the server's default subscription" */
+#define F_SUB SG_CLIARM_F_SUB_DEFAULT("the server's default subscription")
 
 static const char *kind_word(int app)
 {
@@ -286,11 +382,8 @@ static const char *kind_word(int app)
 static int compute_path(const sg_cli_ctx *ctx, sg_cli_flag *f, int app, char *sub, char *path,
                         size_t pathlen)
 {
-    int rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, 64);
-    if (rc)
-        return rc;
-    return sg_cliarm_res_path(path, pathlen, sub, sg_cli_str(f, "--resource-group"),
-                              app ? SG_ARM_SITES : SG_ARM_VM, sg_cli_str(f, "--name"), NULL);
+    return sg_cliarm_flags_res_path(ctx, f, app ? SG_ARM_SITES : SG_ARM_VM, NULL, sub, 64, path,
+                                    pathlen);
 }
 
 /* Builds {type, userAssignedIdentities} from refs (NULL/empty list = "[system]"). */
@@ -345,8 +438,8 @@ static json_t *identity_body(const json_t *cur_identity, const char **refs, size
 static int compute_create(int argc, char **argv, const sg_cli_ctx *ctx, int app)
 {
     sg_cli_flag f[] = {
-        F_RG,
-        F_NAME("resource"),
+        SG_CLIARM_F_RG,
+        SG_CLIARM_F_NAME("resource"),
         {.name = "--assign-identity",
          .kind = SG_CLI_MULTI_OPT,
          .metavar = "ID",
@@ -357,7 +450,7 @@ static int compute_create(int argc, char **argv, const sg_cli_ctx *ctx, int app)
         {0},
     };
     char sub[64], path[SG_CLI_PATH_MAX], summary[96];
-    json_t *out = NULL, *body = NULL;
+    json_t *body = NULL;
     sg_snprintf(summary, sizeof summary, "Create a %s (with its identity endpoint).",
                 kind_word(app));
     int rc = sg_cli_parse(ctx, argc, argv, f, summary, NULL);
@@ -377,96 +470,42 @@ static int compute_create(int argc, char **argv, const sg_cli_ctx *ctx, int app)
             identity_body(none, ai->values, ai->count, 0, sub, sg_cli_str(f, "--resource-group")));
         json_decref(none);
     }
-    rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
-    if (rc == 0) {
-        json_t *v = sg_cliarm_compute_view(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+    rc = sg_cliarm_call_print(ctx, "PUT", path, body, sg_cliarm_compute_view);
 done:
     json_decref(body);
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
 
 static int compute_show(int argc, char **argv, const sg_cli_ctx *ctx, int app, int del)
 {
-    sg_cli_flag f[] = {F_RG, F_NAME("resource"), F_SUB, {0}};
+    sg_cli_flag f[] = {SG_CLIARM_F_RG, SG_CLIARM_F_NAME("resource"), F_SUB, {0}};
     char sub[64], path[SG_CLI_PATH_MAX], summary[96];
-    json_t *out = NULL;
     sg_snprintf(summary, sizeof summary, "%s a %s.", del ? "Delete" : "Show", kind_word(app));
     int rc = sg_cli_parse(ctx, argc, argv, f, summary, NULL);
     if (rc != SG_CLI_RUN)
         goto done;
     rc = compute_path(ctx, f, app, sub, path, sizeof path);
-    if (rc)
-        goto done;
-    if (del) {
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-        if (rc == 0) {
-            json_t *v = sg_cliarm_compute_view(out);
-            json_decref(out);
-            out = NULL;
-            rc = sg_cli_mgmt(ctx, "DELETE", path, NULL, &out);
-            if (rc == 0)
-                rc = sg_cli_print_json(v);
-            json_decref(v);
-        }
-        goto done;
-    }
-    rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        json_t *v = sg_cliarm_compute_view(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+    if (rc == 0)
+        rc = del ? sg_cliarm_delete_print(ctx, path, sg_cliarm_compute_view)
+                 : sg_cliarm_call_print(ctx, "GET", path, NULL, sg_cliarm_compute_view);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
 
 static int compute_list(int argc, char **argv, const sg_cli_ctx *ctx, int app)
 {
-    sg_cli_flag f[] = {
-        {.name = "--resource-group",
-         .alias = "-g",
-         .metavar = "RG",
-         .help = "Name of resource group (default: all)."},
-        F_SUB,
-        {0},
-    };
-    char sub[64], path[SG_CLI_PATH_MAX], summary[96];
-    json_t *out = NULL;
+    sg_cli_flag f[] = {SG_CLIARM_F_RG_ALL, F_SUB, {0}};
+    char path[SG_CLI_PATH_MAX], summary[96];
     sg_snprintf(summary, sizeof summary, "List %ss.", kind_word(app));
     int rc = sg_cli_parse(ctx, argc, argv, f, summary, NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
-    if (rc)
-        goto done;
-    const char *rg = sg_cli_str(f, "--resource-group");
-    if (rg)
-        rc = sg_cliarm_res_path(path, sizeof path, sub, rg, app ? SG_ARM_SITES : SG_ARM_VM, NULL,
-                                NULL);
-    else
-        rc = sg_cliarm_path(path, sizeof path, "/subscriptions/%s/providers/%s", sub,
-                            app ? SG_ARM_SITES : SG_ARM_VM);
-    if (rc)
-        goto done;
-    rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-            json_array_append_new(arr, sg_cliarm_compute_view(v));
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
+    rc = sg_cliarm_flags_list_path(ctx, f, app ? SG_ARM_SITES : SG_ARM_VM, path, sizeof path);
+    if (rc == 0)
+        rc = sg_cliarm_list_print(ctx, path, sg_cliarm_compute_view, NULL, NULL);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -475,8 +514,8 @@ static int compute_identity(int argc, char **argv, const sg_cli_ctx *ctx, int ap
                             int show)
 {
     sg_cli_flag f[] = {
-        F_RG,
-        F_NAME("resource"),
+        SG_CLIARM_F_RG,
+        SG_CLIARM_F_NAME("resource"),
         {.name = "--identities",
          .kind = SG_CLI_MULTI,
          .metavar = "ID",
@@ -486,7 +525,7 @@ static int compute_identity(int argc, char **argv, const sg_cli_ctx *ctx, int ap
         {0},
     };
     char sub[64], path[SG_CLI_PATH_MAX], summary[128];
-    json_t *cur = NULL, *out = NULL, *body = NULL;
+    json_t *cur = NULL, *body = NULL;
     if (show)
         f[2].name = NULL; /* no --identities for show */
     sg_snprintf(summary, sizeof summary, "%s managed identities of a %s.",
@@ -513,15 +552,9 @@ static int compute_identity(int argc, char **argv, const sg_cli_ctx *ctx, int ap
     json_object_set_new(body, "identity",
                         identity_body(json_object_get(cur, "identity"), ids->values, ids->count,
                                       remove, sub, sg_cli_str(f, "--resource-group")));
-    rc = sg_cli_mgmt(ctx, "PATCH", path, body, &out);
-    if (rc == 0) {
-        json_t *v = sg_cliarm_identity_summary(out);
-        rc = sg_cli_print_json(v);
-        json_decref(v);
-    }
+    rc = sg_cliarm_call_print(ctx, "PATCH", path, body, sg_cliarm_identity_summary);
 done:
     json_decref(cur);
-    json_decref(out);
     json_decref(body);
     sg_cli_flags_free(f);
     return rc;

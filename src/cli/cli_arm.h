@@ -16,6 +16,8 @@
 #define SG_ARM_UAMI "Microsoft.ManagedIdentity/userAssignedIdentities"
 #define SG_ARM_SIGNALR "Microsoft.SignalRService/SignalR"
 #define SG_ARM_API "?api-version=2023-01-01"
+#define SG_ARM_GRAPH_SP "/providers/Microsoft.Graph/servicePrincipals" /* Entra, through ARM */
+#define SG_ARM_AUTHZ "/providers/Microsoft.Authorization"              /* after a scope */
 
 /* Subscription id for `given` (an id or a display name; NULL = the default subscription of
  * the running server). Prints the error and returns 1 on failure, 0 on success. */
@@ -28,6 +30,47 @@ int sg_cliarm_res_path(char *out, size_t outlen, const char *sub, const char *rg
 /* Appends "?api-version=..." to an ARM path/scope (percent-encoding unsafe characters). */
 int sg_cliarm_path(char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* 0 when name is one path segment; else the usage error "the name cannot contain '/'." and 2. */
+int sg_cliarm_check_name(const sg_cli_ctx *ctx, const char *name);
+
+/* ---- the -g / -n / -s flags ----------------------------------------------------------------- */
+
+/* Flag-table entries of the resource commands: `sg_cli_flag f[] = {SG_CLIARM_F_RG,
+ * SG_CLIARM_F_NAME("identity"), SG_CLIARM_F_SUB, {0}};` */
+#define SG_CLIARM_F_RG                                                                             \
+    {                                                                                              \
+        .name = "--resource-group", .alias = "-g", .metavar = "RG", .required = 1,                 \
+        .help = "Name of resource group."                                                          \
+    }
+/* -g of the list verbs: optional, all groups of the subscription when absent */
+#define SG_CLIARM_F_RG_ALL                                                                         \
+    {                                                                                              \
+        .name = "--resource-group", .alias = "-g", .metavar = "RG",                                \
+        .help = "Name of resource group (default: all)."                                           \
+    }
+#define SG_CLIARM_F_NAME(what)                                                                     \
+    {                                                                                              \
+        .name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,                         \
+        .help = "Name of the " what "."                                                            \
+    }
+#define SG_CLIARM_F_SUB_DEFAULT(dflt)                                                              \
+    {                                                                                              \
+        .name = "--subscription", .alias = "-s", .metavar = "SUB",                                 \
+        .help = "Subscription id or name (default: " dflt ")."                                     \
+    }
+#define SG_CLIARM_F_SUB SG_CLIARM_F_SUB_DEFAULT("the default subscription")
+
+/* Path of the resource the parsed flags -s/-g/-n name: sg_cliarm_sub, then sg_cliarm_res_path
+ * with type and suffix (may be NULL). sub (may be NULL) receives the subscription id.
+ * Returns 0 or 1 (error printed). */
+int sg_cliarm_flags_res_path(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *type,
+                             const char *suffix, char *sub, size_t sublen, char *path,
+                             size_t pathlen);
+/* Path listing the resources of type: in the group -g when given, else in the whole
+ * subscription -s. Returns 0 or 1 (error printed). */
+int sg_cliarm_flags_list_path(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *type, char *path,
+                              size_t pathlen);
 
 /* Builds a user-assigned identity id from a reference: an ARM id as is, else a name in
  * (sub, rg). */
@@ -63,6 +106,29 @@ json_t *sg_cliarm_signalr_view(
     const json_t *arm); /* {id,name,hostName,publicPort,disableLocalAuth,features,...} */
 json_t *sg_cliarm_roledef_view(const json_t *arm);    /* az role definition shape */
 json_t *sg_cliarm_assignment_view(const json_t *arm); /* az role assignment shape */
+
+/* 1 when the role definition def (ARM) is role: its roleName or its name (GUID), case-insensitive;
+ * role NULL = every definition. Fits sg_cliarm_list_print's keep. */
+int sg_cliarm_roledef_is(const json_t *def, const void *role);
+
+/* ---- call and print ------------------------------------------------------------------------- */
+
+/* GET path for "does it exist?": 0 when the API answered (*status set, *out its JSON body or
+ * NULL; caller decrefs), whatever the status; 1 with a NotRunning error printed when no answer. */
+int sg_cliarm_get_status(const sg_cli_ctx *ctx, const char *path, long *status, json_t **out);
+/* Prints view(arm) (arm itself when view is NULL). Returns sg_cli_print_json's exit code. */
+int sg_cliarm_print_view(const json_t *arm, sg_cliarm_view_fn view);
+/* sg_cli_mgmt(method, path, body), then prints view(answer) (the answer as is when view is NULL).
+ * Returns 0, or 1 with the error printed. */
+int sg_cliarm_call_print(const sg_cli_ctx *ctx, const char *method, const char *path,
+                         const json_t *body, sg_cliarm_view_fn view);
+/* az's delete: GET path (a missing resource is that error), DELETE it, then print view() of
+ * what the GET returned. Returns 0, or 1 with the error printed. */
+int sg_cliarm_delete_print(const sg_cli_ctx *ctx, const char *path, sg_cliarm_view_fn view);
+/* GET path (an ARM list, {"value":[...]}) and print [view(item), ...] of the items keep()
+ * accepts (keep NULL = all; arg is passed through). Returns 0, or 1 with the error printed. */
+int sg_cliarm_list_print(const sg_cli_ctx *ctx, const char *path, sg_cliarm_view_fn view,
+                         int (*keep)(const json_t *item, const void *arg), const void *arg);
 
 /* The `vm|functionapp` command groups share everything but the resource type. */
 int sg_cliarm_compute_group(int argc, char **argv, const sg_cli_ctx *ctx, int app);

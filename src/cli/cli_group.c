@@ -3,12 +3,6 @@
 
 #include <string.h>
 
-#define F_SUB                                                                                      \
-    {                                                                                              \
-        .name = "--subscription", .alias = "-s", .metavar = "SUB",                                 \
-        .help = "Subscription id or name (default: the default subscription)."                     \
-    }
-
 static json_t *rg_view(const json_t *arm)
 {
     static const sg_cliarm_field fields[] = {
@@ -23,10 +17,10 @@ static int rg_path(const sg_cli_ctx *ctx, sg_cli_flag *f, char *path, size_t n)
     char sub[64];
     const char *name = sg_cli_str(f, "--name");
     int rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
+    if (rc == 0)
+        rc = sg_cliarm_check_name(ctx, name);
     if (rc)
         return rc;
-    if (strchr(name, '/'))
-        return sg_cli_usage_error(ctx, "the name cannot contain '/'.");
     return sg_cliarm_path(path, n, "/subscriptions/%s/resourceGroups/%s", sub, name);
 }
 
@@ -39,7 +33,7 @@ static int rg_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *meth
          .metavar = "RG",
          .required = 1,
          .help = "Name of the resource group."},
-        F_SUB,
+        SG_CLIARM_F_SUB,
         {.name = "--location",
          .alias = "-l",
          .metavar = "LOC",
@@ -48,7 +42,7 @@ static int rg_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *meth
         {0},
     };
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL, *body = NULL, *view = NULL;
+    json_t *out = NULL, *body = NULL;
     if (!with_location)
         f[2].name = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, summary, NULL);
@@ -59,12 +53,9 @@ static int rg_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *meth
         goto done;
     if (exists) {
         long status = 0;
-        char err[512];
-        int r = sg_cli_mgmt_call(ctx, "GET", path, NULL, &status, &out, err, sizeof err);
-        if (r != 0) {
-            rc = sg_cli_fail("NotRunning", "%s", err);
+        rc = sg_cliarm_get_status(ctx, path, &status, &out);
+        if (rc)
             goto done;
-        }
         if (status != 200 && status != 404) {
             rc = sg_cli_fail("UnexpectedStatus", "management API answered %ld", status);
             goto done;
@@ -76,22 +67,11 @@ static int rg_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *meth
     }
     if (strcmp(method, "PUT") == 0)
         body = json_pack("{s:s}", "location", sg_cli_str(f, "--location"));
-    if (strcmp(method, "DELETE") == 0) {
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-        if (rc)
-            goto done;
-        view = rg_view(out);
-        json_decref(out);
-        out = NULL;
-    }
-    rc = sg_cli_mgmt(ctx, method, path, body, &out);
-    if (rc == 0) {
-        if (!view)
-            view = rg_view(out);
-        rc = sg_cli_print_json(view);
-    }
+    if (strcmp(method, "DELETE") == 0)
+        rc = sg_cliarm_delete_print(ctx, path, rg_view);
+    else
+        rc = sg_cliarm_call_print(ctx, method, path, body, rg_view);
 done:
-    json_decref(view);
     json_decref(body);
     json_decref(out);
     sg_cli_flags_free(f);
@@ -121,9 +101,8 @@ static int rg_exists(int argc, char **argv, const sg_cli_ctx *ctx)
 
 static int rg_list(int argc, char **argv, const sg_cli_ctx *ctx)
 {
-    sg_cli_flag f[] = {F_SUB, {0}};
+    sg_cli_flag f[] = {SG_CLIARM_F_SUB, {0}};
     char sub[64], path[SG_CLI_PATH_MAX];
-    json_t *out = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "List resource groups.", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
@@ -131,18 +110,8 @@ static int rg_list(int argc, char **argv, const sg_cli_ctx *ctx)
     if (rc == 0)
         rc = sg_cliarm_path(path, sizeof path, "/subscriptions/%s/resourceGroups", sub);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-            json_array_append_new(arr, rg_view(v));
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
+        rc = sg_cliarm_list_print(ctx, path, rg_view, NULL, NULL);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }

@@ -2,52 +2,29 @@
  * identities): {id, name, clientId, principalId, tenantId, type}. */
 #include "cli/cli_arm.h"
 
-#define F_SUB                                                                                      \
-    {.name = "--subscription", .alias = "-s", .metavar = "SUB",                                  \
-     .help = "Subscription id or name (default: the default subscription)."}
+#include <string.h>
 
 static int uami_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *method,
                     const char *summary)
 {
-    sg_cli_flag f[] = {
-        {.name = "--resource-group", .alias = "-g", .metavar = "RG", .required = 1,
-         .help = "Name of resource group."},
-        {.name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,
-         .help = "Name of the identity."},
-        F_SUB,
-        {0},
-    };
-    char sub[64], path[SG_CLI_PATH_MAX];
-    json_t *out = NULL, *view = NULL, *body = NULL;
+    sg_cli_flag f[] = {SG_CLIARM_F_RG, SG_CLIARM_F_NAME("identity"), SG_CLIARM_F_SUB, {0}};
+    char path[SG_CLI_PATH_MAX];
+    json_t *body = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, summary, NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
-    if (rc == 0)
-        rc = sg_cliarm_res_path(path, sizeof path, sub, sg_cli_str(f, "--resource-group"),
-                                SG_ARM_UAMI, sg_cli_str(f, "--name"), NULL);
+    rc = sg_cliarm_flags_res_path(ctx, f, SG_ARM_UAMI, NULL, NULL, 0, path, sizeof path);
     if (rc)
         goto done;
-    if (method[0] == 'D') {
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-        if (rc)
-            goto done;
-        view = sg_cliarm_uami_view(out);
-        json_decref(out);
-        out = NULL;
+    if (strcmp(method, "DELETE") == 0) {
+        rc = sg_cliarm_delete_print(ctx, path, sg_cliarm_uami_view);
+        goto done;
     }
-    if (method[0] == 'P')
+    if (strcmp(method, "PUT") == 0)
         body = json_pack("{s:s}", "location", "local");
-    rc = sg_cli_mgmt(ctx, method, path, body, &out);
-    if (rc == 0) {
-        if (!view)
-            view = sg_cliarm_uami_view(out);
-        rc = sg_cli_print_json(view);
-    }
+    rc = sg_cliarm_call_print(ctx, method, path, body, sg_cliarm_uami_view);
 done:
     json_decref(body);
-    json_decref(view);
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -70,39 +47,15 @@ static int id_delete(int argc, char **argv, const sg_cli_ctx *ctx)
 
 static int id_list(int argc, char **argv, const sg_cli_ctx *ctx)
 {
-    sg_cli_flag f[] = {
-        {.name = "--resource-group", .alias = "-g", .metavar = "RG",
-         .help = "Name of resource group (default: all)."},
-        F_SUB,
-        {0},
-    };
-    char sub[64], path[SG_CLI_PATH_MAX];
-    json_t *out = NULL;
+    sg_cli_flag f[] = {SG_CLIARM_F_RG_ALL, SG_CLIARM_F_SUB, {0}};
+    char path[SG_CLI_PATH_MAX];
     int rc = sg_cli_parse(ctx, argc, argv, f, "List user-assigned managed identities.", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
-    if (rc)
-        goto done;
-    if (sg_cli_str(f, "--resource-group"))
-        rc = sg_cliarm_res_path(path, sizeof path, sub, sg_cli_str(f, "--resource-group"),
-                                SG_ARM_UAMI, NULL, NULL);
-    else
-        rc = sg_cliarm_path(path, sizeof path, "/subscriptions/%s/providers/%s", sub,
-                            SG_ARM_UAMI);
+    rc = sg_cliarm_flags_list_path(ctx, f, SG_ARM_UAMI, path, sizeof path);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-            json_array_append_new(arr, sg_cliarm_uami_view(v));
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
+        rc = sg_cliarm_list_print(ctx, path, sg_cliarm_uami_view, NULL, NULL);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }

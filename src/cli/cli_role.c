@@ -21,9 +21,10 @@ static int norm_scope(const sg_cli_ctx *ctx, const char *given, char *out, size_
         return 0;
     }
     if (given[0] != '/')
-        return sg_cli_usage_error(ctx, "argument --scope: '%s' must start with '/' "
-                                       "(/subscriptions/S[/resourceGroups/RG[/providers/...]] or "
-                                       "/providers/Microsoft.Management/managementGroups/MG).",
+        return sg_cli_usage_error(ctx,
+                                  "argument --scope: '%s' must start with '/' "
+                                  "(/subscriptions/S[/resourceGroups/RG[/providers/...]] or "
+                                  "/providers/Microsoft.Management/managementGroups/MG).",
                                   given);
     if (sg_snprintf(out, n, "%s", given) != SG_OK)
         return sg_cli_fail("InvalidArgument", "scope too long");
@@ -40,13 +41,11 @@ static int resolve_assignee(const sg_cli_ctx *ctx, const char *assignee, char *o
     char path[SG_CLI_PATH_MAX];
     json_t *sp = NULL;
     long status = 0;
-    char err[512];
-    int rc = sg_cliarm_path(path, sizeof path, "/providers/Microsoft.Graph/servicePrincipals/%s",
-                            assignee);
+    int rc = sg_cliarm_path(path, sizeof path, SG_ARM_GRAPH_SP "/%s", assignee);
+    if (rc == 0)
+        rc = sg_cliarm_get_status(ctx, path, &status, &sp);
     if (rc)
         return rc;
-    if (sg_cli_mgmt_call(ctx, "GET", path, NULL, &status, &sp, err, sizeof err) != 0)
-        return sg_cli_fail("NotRunning", "%s", err);
     if (status == 404) {
         json_decref(sp);
         return sg_cli_fail("PrincipalNotFound",
@@ -56,8 +55,7 @@ static int resolve_assignee(const sg_cli_ctx *ctx, const char *assignee, char *o
                            assignee);
     }
     if (status != 200) {
-        const char *m = json_string_value(
-            json_object_get(json_object_get(sp, "error"), "message"));
+        const char *m = json_string_value(json_object_get(json_object_get(sp, "error"), "message"));
         json_decref(sp);
         return sg_cli_fail("PrincipalLookupFailed", "%s", m ? m : "lookup failed");
     }
@@ -74,8 +72,7 @@ static int resolve_role(const sg_cli_ctx *ctx, const char *scope, const char *ro
 {
     char path[SG_CLI_PATH_MAX];
     json_t *defs = NULL;
-    int rc = sg_cliarm_path(path, sizeof path, "%s/providers/Microsoft.Authorization/roleDefinitions",
-                            scope);
+    int rc = sg_cliarm_path(path, sizeof path, "%s" SG_ARM_AUTHZ "/roleDefinitions", scope);
     if (rc == 0)
         rc = sg_cli_mgmt(ctx, "GET", path, NULL, &defs);
     if (rc)
@@ -86,8 +83,8 @@ static int resolve_role(const sg_cli_ctx *ctx, const char *scope, const char *ro
     *def = NULL;
     json_array_foreach(json_object_get(defs, "value"), i, d)
     {
-        const char *nm = json_string_value(json_object_get(json_object_get(d, "properties"),
-                                                           "roleName"));
+        const char *nm =
+            json_string_value(json_object_get(json_object_get(d, "properties"), "roleName"));
         const char *id = json_string_value(json_object_get(d, "name"));
         if ((nm && strcasecmp(nm, role) == 0) || (id && strcasecmp(id, want) == 0)) {
             *def = json_incref(d);
@@ -111,35 +108,16 @@ static int def_list(int argc, char **argv, const sg_cli_ctx *ctx)
         {0},
     };
     char scope[SG_CLI_PATH_MAX], path[SG_CLI_PATH_MAX];
-    json_t *out = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "List role definitions (built-in roles).", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
     rc = norm_scope(ctx, sg_cli_str(f, "--scope"), scope, sizeof scope);
     if (rc == 0)
-        rc = sg_cliarm_path(path, sizeof path,
-                            "%s/providers/Microsoft.Authorization/roleDefinitions", scope);
+        rc = sg_cliarm_path(path, sizeof path, "%s" SG_ARM_AUTHZ "/roleDefinitions", scope);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        const char *name = sg_cli_str(f, "--name");
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-        {
-            const char *nm = json_string_value(
-                json_object_get(json_object_get(v, "properties"), "roleName"));
-            const char *id = json_string_value(json_object_get(v, "name"));
-            if (name && !(nm && strcasecmp(nm, name) == 0) && !(id && strcasecmp(id, name) == 0))
-                continue;
-            json_array_append_new(arr, sg_cliarm_roledef_view(v));
-        }
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
+        rc = sg_cliarm_list_print(ctx, path, sg_cliarm_roledef_view, sg_cliarm_roledef_is,
+                                  sg_cli_str(f, "--name"));
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -154,18 +132,24 @@ static int role_definition(int argc, char **argv, const sg_cli_ctx *ctx)
     return sg_cli_dispatch(argc, argv, ctx, def_verbs, "Role definitions.");
 }
 
-/* ---- role assignment --------------------------------------------------------------------------- */
+/* ---- role assignment ---------------------------------------------------------------------------
+ */
 
 static int ra_create(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--assignee", .metavar = "ID", .required = 1,
+        {.name = "--assignee",
+         .metavar = "ID",
+         .required = 1,
          .help = "Object (principal) id or client (app) id; stored as the object id."},
         {.name = "--role", .metavar = "ROLE", .required = 1, .help = "Role name or id."},
-        {.name = "--scope", .metavar = "SCOPE",
+        {.name = "--scope",
+         .metavar = "SCOPE",
          .help = "Management group, subscription, resource group or resource id (default: the "
                  "subscription)."},
-        {.name = "--assignee-principal-type", .metavar = "TYPE", .def = "ServicePrincipal",
+        {.name = "--assignee-principal-type",
+         .metavar = "TYPE",
+         .def = "ServicePrincipal",
          .help = "Principal type."},
         {0},
     };
@@ -186,13 +170,12 @@ static int ra_create(int argc, char **argv, const sg_cli_ctx *ctx)
         rc = sg_cli_fail("InternalError", "no randomness");
         goto done;
     }
-    rc = sg_cliarm_path(path, sizeof path,
-                        "%s/providers/Microsoft.Authorization/roleAssignments/%s", scope, guid);
+    rc = sg_cliarm_path(path, sizeof path, "%s" SG_ARM_AUTHZ "/roleAssignments/%s", scope, guid);
     if (rc)
         goto done;
-    body = json_pack("{s:{s:O,s:s,s:s}}", "properties", "roleDefinitionId",
-                     json_object_get(def, "id"), "principalId", oid, "principalType",
-                     sg_cli_str(f, "--assignee-principal-type"));
+    body =
+        json_pack("{s:{s:O,s:s,s:s}}", "properties", "roleDefinitionId", json_object_get(def, "id"),
+                  "principalId", oid, "principalType", sg_cli_str(f, "--assignee-principal-type"));
     rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
     if (rc == 0) {
         json_t *v = sg_cliarm_assignment_view(out);
@@ -233,8 +216,7 @@ static int ra_fetch(const sg_cli_ctx *ctx, const char *assignee, const char *sco
     if (rc == 0 && assignee)
         rc = resolve_assignee(ctx, assignee, oid, sizeof oid, NULL);
     if (rc == 0)
-        rc = sg_cliarm_path(path, sizeof path,
-                            "%s/providers/Microsoft.Authorization/roleAssignments", scope);
+        rc = sg_cliarm_path(path, sizeof path, "%s" SG_ARM_AUTHZ "/roleAssignments", scope);
     if (rc)
         return rc;
     if (oid[0]) {
@@ -276,7 +258,8 @@ static int ra_list(int argc, char **argv, const sg_cli_ctx *ctx)
         {.name = "--assignee", .metavar = "ID", .help = "Object id or client id."},
         {.name = "--scope", .metavar = "SCOPE", .help = "Only assignments at this scope."},
         {.name = "--role", .metavar = "ROLE", .help = "Only this role (name or id)."},
-        {.name = "--include-inherited", .kind = SG_CLI_BOOL,
+        {.name = "--include-inherited",
+         .kind = SG_CLI_BOOL,
          .help = "With --scope: also assignments above and below it."},
         {.name = "--all", .kind = SG_CLI_BOOL, .help = "Every assignment (the default)."},
         {0},
@@ -299,7 +282,9 @@ done:
 static int ra_delete(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--ids", .kind = SG_CLI_MULTI, .metavar = "ID",
+        {.name = "--ids",
+         .kind = SG_CLI_MULTI,
+         .metavar = "ID",
          .help = "Role assignment ids (as printed by create/list)."},
         {.name = "--assignee", .metavar = "ID", .help = "Or: delete this principal's..."},
         {.name = "--role", .metavar = "ROLE", .help = "...assignments of this role..."},
@@ -316,8 +301,7 @@ static int ra_delete(int argc, char **argv, const sg_cli_ctx *ctx)
         for (size_t i = 0; i < ids->count; i++)
             json_array_append_new(arr, json_pack("{s:s}", "id", ids->values[i]));
     } else {
-        if (!sg_cli_str(f, "--assignee") && !sg_cli_str(f, "--role") &&
-            !sg_cli_str(f, "--scope")) {
+        if (!sg_cli_str(f, "--assignee") && !sg_cli_str(f, "--role") && !sg_cli_str(f, "--scope")) {
             rc = sg_cli_usage_error(ctx, "give --ids, or --assignee/--role/--scope.");
             goto done;
         }
@@ -357,8 +341,9 @@ done:
 }
 
 static const sg_cli_verb ra_verbs[] = {
-    {"create", ra_create, "Assign a role: {id, principalId, principalType, roleDefinitionId, "
-                          "roleDefinitionName, scope}."},
+    {"create", ra_create,
+     "Assign a role: {id, principalId, principalType, roleDefinitionId, "
+     "roleDefinitionName, scope}."},
     {"list", ra_list, "List role assignments."},
     {"delete", ra_delete, "Delete role assignments."},
     {0},
@@ -374,12 +359,18 @@ static int role_assignment(int argc, char **argv, const sg_cli_ctx *ctx)
 static int role_check(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        {.name = "--assignee", .metavar = "ID", .required = 1,
+        {.name = "--assignee",
+         .metavar = "ID",
+         .required = 1,
          .help = "Object id or client id of the principal."},
-        {.name = "--action", .metavar = "ACTION", .required = 1,
+        {.name = "--action",
+         .metavar = "ACTION",
+         .required = 1,
          .help = "dataAction, e.g. serverConnection/write or "
                  "Microsoft.SignalRService/SignalR/hub/send/action."},
-        {.name = "--scope", .metavar = "RESOURCE", .required = 1,
+        {.name = "--scope",
+         .metavar = "RESOURCE",
+         .required = 1,
          .help = "Resource id (e.g. of a SignalR resource)."},
         {.name = "--tenant", .metavar = "TID", .help = "Token tenant to check against."},
         {0},
@@ -401,8 +392,7 @@ static int role_check(int argc, char **argv, const sg_cli_ctx *ctx)
     if (rc == 0)
         rc = resolve_assignee(ctx, sg_cli_str(f, "--assignee"), oid, sizeof oid, &sp);
     if (rc == 0)
-        rc = sg_cliarm_path(path, sizeof path, "%s/providers/Microsoft.Authorization/checkAccess",
-                            scope);
+        rc = sg_cliarm_path(path, sizeof path, "%s" SG_ARM_AUTHZ "/checkAccess", scope);
     if (rc)
         goto done;
     body = json_pack("{s:s,s:s}", "principalId", oid, "action", action);
@@ -411,9 +401,9 @@ static int role_check(int argc, char **argv, const sg_cli_ctx *ctx)
     rc = sg_cli_mgmt(ctx, "POST", path, body, &out);
     if (rc == 0) {
         const char *from = json_string_value(json_object_get(sp, "resolvedFrom"));
-        json_object_set_new(out, "assigneeResolvedFrom",
-                            json_string(from && strcmp(from, "appId") == 0 ? "clientId"
-                                                                           : "objectId"));
+        json_object_set_new(
+            out, "assigneeResolvedFrom",
+            json_string(from && strcmp(from, "appId") == 0 ? "clientId" : "objectId"));
         json_object_set(out, "principalName", json_object_get(sp, "displayName"));
         rc = sg_cli_print_json(out);
     }

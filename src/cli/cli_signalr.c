@@ -6,104 +6,86 @@
 #include <string.h>
 #include <strings.h>
 
-#define F_RG                                                                                       \
-    {.name = "--resource-group", .alias = "-g", .metavar = "RG", .required = 1,                  \
-     .help = "Name of resource group."}
-#define F_NAME                                                                                     \
-    {.name = "--name", .alias = "-n", .metavar = "NAME", .required = 1,                          \
-     .help = "Name of the SignalR resource."}
-#define F_SUB                                                                                      \
-    {.name = "--subscription", .alias = "-s", .metavar = "SUB",                                  \
-     .help = "Subscription id or name (default: the default subscription)."}
+#define F_NAME SG_CLIARM_F_NAME("SignalR resource")
 
-static int sr_path(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *suffix, char *path,
-                   size_t n)
+static int sr_path(const sg_cli_ctx *ctx, sg_cli_flag *f, const char *suffix, char *path, size_t n)
 {
-    char sub[64];
-    int rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
-    if (rc)
-        return rc;
-    return sg_cliarm_res_path(path, n, sub, sg_cli_str(f, "--resource-group"), SG_ARM_SIGNALR,
-                              sg_cli_str(f, "--name"), suffix);
+    return sg_cliarm_flags_res_path(ctx, f, SG_ARM_SIGNALR, suffix, NULL, 0, path, n);
 }
 
-static int print_view(json_t *arm)
+/* --service-mode and --port of create/update: 0 when valid, else the usage error and 2. */
+static int check_mode_port(const sg_cli_ctx *ctx, sg_cli_flag *f)
 {
-    json_t *v = sg_cliarm_signalr_view(arm);
-    int rc = sg_cli_print_json(v);
-    json_decref(v);
-    return rc;
-}
-
-static int mode_ok(const sg_cli_ctx *ctx, const char *mode)
-{
-    if (!mode || strcasecmp(mode, "Default") == 0 || strcasecmp(mode, "Serverless") == 0)
-        return 1;
-    sg_cli_usage_error(ctx, "argument --service-mode: invalid choice: '%s' (choose from "
-                            "'Default', 'Serverless').",
-                       mode);
+    const char *mode = sg_cli_str(f, "--service-mode");
+    sg_cli_flag *port = sg_cli_flag_find(f, "--port");
+    if (mode && strcasecmp(mode, "Default") != 0 && strcasecmp(mode, "Serverless") != 0)
+        return sg_cli_usage_error(ctx,
+                                  "argument --service-mode: invalid choice: '%s' (choose "
+                                  "from 'Default', 'Serverless').",
+                                  mode);
+    if (port->present && (port->num < 1 || port->num > 65535))
+        return sg_cli_usage_error(ctx, "argument --port: must be 1..65535.");
     return 0;
+}
+
+/* properties.features for a (checked) --service-mode */
+static json_t *features(const char *mode)
+{
+    return json_pack("[{s:s,s:s}]", "flag", "ServiceMode", "value",
+                     strcasecmp(mode, "Serverless") == 0 ? "Serverless" : "Default");
 }
 
 static int sr_create(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        F_RG,
+        SG_CLIARM_F_RG,
         F_NAME,
-        {.name = "--port", .kind = SG_CLI_INT, .metavar = "N",
+        {.name = "--port",
+         .kind = SG_CLI_INT,
+         .metavar = "N",
          .help = "Data-plane port (default: the next free one after --signalr-port)."},
-        {.name = "--service-mode", .metavar = "MODE", .def = "Default",
+        {.name = "--service-mode",
+         .metavar = "MODE",
+         .def = "Default",
          .help = "Default or Serverless."},
-        {.name = "--disable-local-auth", .kind = SG_CLI_BOOL,
+        {.name = "--disable-local-auth",
+         .kind = SG_CLI_BOOL,
          .help = "Refuse access-key tokens (Entra ID only)."},
         {.name = "--sku", .metavar = "SKU", .help = "Ignored (accepted for az compatibility)."},
         {.name = "--location", .alias = "-l", .metavar = "LOC", .help = "Ignored."},
-        F_SUB,
+        SG_CLIARM_F_SUB,
         {0},
     };
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL, *body = NULL;
+    json_t *body = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f,
-                          "Create a SignalR resource (Default mode unless --service-mode).",
-                          NULL);
+                          "Create a SignalR resource (Default mode unless --service-mode).", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    const char *mode = sg_cli_str(f, "--service-mode");
-    if (!mode_ok(ctx, mode)) {
-        rc = 2;
-        goto done;
-    }
-    sg_cli_flag *port = sg_cli_flag_find(f, "--port");
-    if (port->present && (port->num < 1 || port->num > 65535)) {
-        rc = sg_cli_usage_error(ctx, "argument --port: must be 1..65535.");
-        goto done;
-    }
-    rc = sr_path(ctx, f, NULL, path, sizeof path);
+    rc = check_mode_port(ctx, f);
+    if (rc == 0)
+        rc = sr_path(ctx, f, NULL, path, sizeof path);
     if (rc)
         goto done;
-    json_t *props = json_pack("{s:[{s:s,s:s}],s:b}", "features", "flag", "ServiceMode", "value",
-                              strcasecmp(mode, "Serverless") == 0 ? "Serverless" : "Default",
-                              "disableLocalAuth",
-                              (int)sg_cli_flag_find(f, "--disable-local-auth")->num);
+    sg_cli_flag *port = sg_cli_flag_find(f, "--port");
+    json_t *props =
+        json_pack("{s:o,s:b}", "features", features(sg_cli_str(f, "--service-mode")),
+                  "disableLocalAuth", (int)sg_cli_flag_find(f, "--disable-local-auth")->num);
     if (port->present)
         json_object_set_new(props, "publicPort", json_integer(port->num));
-    body = json_pack("{s:s,s:{s:s,s:i},s:s,s:o}", "location", "local", "sku", "name",
-                     "Standard_S1", "capacity", 1, "kind", "SignalR", "properties", props);
-    rc = sg_cli_mgmt(ctx, "PUT", path, body, &out);
-    if (rc == 0)
-        rc = print_view(out);
+    body = json_pack("{s:s,s:{s:s,s:i},s:s,s:o}", "location", "local", "sku", "name", "Standard_S1",
+                     "capacity", 1, "kind", "SignalR", "properties", props);
+    rc = sg_cliarm_call_print(ctx, "PUT", path, body, sg_cliarm_signalr_view);
 done:
     json_decref(body);
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
 
 static int sr_show_delete(int argc, char **argv, const sg_cli_ctx *ctx, int del)
 {
-    sg_cli_flag f[] = {F_RG, F_NAME, F_SUB, {0}};
+    sg_cli_flag f[] = {SG_CLIARM_F_RG, F_NAME, SG_CLIARM_F_SUB, {0}};
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f,
                           del ? "Delete a SignalR resource (its data plane stops)."
                               : "Show a SignalR resource.",
@@ -112,16 +94,9 @@ static int sr_show_delete(int argc, char **argv, const sg_cli_ctx *ctx, int del)
         goto done;
     rc = sr_path(ctx, f, NULL, path, sizeof path);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0 && del) {
-        json_t *gone = NULL;
-        rc = sg_cli_mgmt(ctx, "DELETE", path, NULL, &gone);
-        json_decref(gone);
-    }
-    if (rc == 0)
-        rc = print_view(out);
+        rc = del ? sg_cliarm_delete_print(ctx, path, sg_cliarm_signalr_view)
+                 : sg_cliarm_call_print(ctx, "GET", path, NULL, sg_cliarm_signalr_view);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -138,39 +113,15 @@ static int sr_delete(int argc, char **argv, const sg_cli_ctx *ctx)
 
 static int sr_list(int argc, char **argv, const sg_cli_ctx *ctx)
 {
-    sg_cli_flag f[] = {
-        {.name = "--resource-group", .alias = "-g", .metavar = "RG",
-         .help = "Name of resource group (default: all)."},
-        F_SUB,
-        {0},
-    };
-    char sub[64], path[SG_CLI_PATH_MAX];
-    json_t *out = NULL;
+    sg_cli_flag f[] = {SG_CLIARM_F_RG_ALL, SG_CLIARM_F_SUB, {0}};
+    char path[SG_CLI_PATH_MAX];
     int rc = sg_cli_parse(ctx, argc, argv, f, "List SignalR resources.", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
-    rc = sg_cliarm_sub(ctx, sg_cli_str(f, "--subscription"), sub, sizeof sub);
-    if (rc)
-        goto done;
-    if (sg_cli_str(f, "--resource-group"))
-        rc = sg_cliarm_res_path(path, sizeof path, sub, sg_cli_str(f, "--resource-group"),
-                                SG_ARM_SIGNALR, NULL, NULL);
-    else
-        rc = sg_cliarm_path(path, sizeof path, "/subscriptions/%s/providers/%s", sub,
-                            SG_ARM_SIGNALR);
+    rc = sg_cliarm_flags_list_path(ctx, f, SG_ARM_SIGNALR, path, sizeof path);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "GET", path, NULL, &out);
-    if (rc == 0) {
-        json_t *arr = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(out, "value"), i, v)
-            json_array_append_new(arr, sg_cliarm_signalr_view(v));
-        rc = sg_cli_print_json(arr);
-        json_decref(arr);
-    }
+        rc = sg_cliarm_list_print(ctx, path, sg_cliarm_signalr_view, NULL, NULL);
 done:
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -178,18 +129,21 @@ done:
 static int sr_update(int argc, char **argv, const sg_cli_ctx *ctx)
 {
     sg_cli_flag f[] = {
-        F_RG,
+        SG_CLIARM_F_RG,
         F_NAME,
-        {.name = "--disable-local-auth", .metavar = "BOOL",
+        {.name = "--disable-local-auth",
+         .metavar = "BOOL",
          .help = "true: refuse access-key tokens; false: accept them again."},
         {.name = "--service-mode", .metavar = "MODE", .help = "Default or Serverless."},
-        {.name = "--port", .kind = SG_CLI_INT, .metavar = "N",
+        {.name = "--port",
+         .kind = SG_CLI_INT,
+         .metavar = "N",
          .help = "Move the data plane to another port."},
-        F_SUB,
+        SG_CLIARM_F_SUB,
         {0},
     };
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL, *body = NULL;
+    json_t *body = NULL;
     int rc = sg_cli_parse(ctx, argc, argv, f, "Update a SignalR resource.", NULL);
     if (rc != SG_CLI_RUN)
         goto done;
@@ -200,36 +154,23 @@ static int sr_update(int argc, char **argv, const sg_cli_ctx *ctx)
         rc = sg_cli_usage_error(ctx, "argument --disable-local-auth: expected true or false.");
         goto done;
     }
-    if (!mode_ok(ctx, mode)) {
-        rc = 2;
-        goto done;
-    }
-    if (port->present && (port->num < 1 || port->num > 65535)) {
-        rc = sg_cli_usage_error(ctx, "argument --port: must be 1..65535.");
-        goto done;
-    }
-    rc = sr_path(ctx, f, NULL, path, sizeof path);
+    rc = check_mode_port(ctx, f);
+    if (rc == 0)
+        rc = sr_path(ctx, f, NULL, path, sizeof path);
     if (rc)
         goto done;
     json_t *props = json_object();
     if (dla)
-        json_object_set_new(props, "disableLocalAuth",
-                            json_boolean(strcasecmp(dla, "true") == 0));
+        json_object_set_new(props, "disableLocalAuth", json_boolean(strcasecmp(dla, "true") == 0));
     if (mode)
-        json_object_set_new(props, "features",
-                            json_pack("[{s:s,s:s}]", "flag", "ServiceMode", "value",
-                                      strcasecmp(mode, "Serverless") == 0 ? "Serverless"
-                                                                          : "Default"));
+        json_object_set_new(props, "features", features(mode));
     if (port->present)
         json_object_set_new(props, "publicPort", json_integer(port->num));
     body = json_pack("{s:o}", "properties", props);
     /* PATCH needs the resource to exist: a 404 comes back as is */
-    rc = sg_cli_mgmt(ctx, "PATCH", path, body, &out);
-    if (rc == 0)
-        rc = print_view(out);
+    rc = sg_cliarm_call_print(ctx, "PATCH", path, body, sg_cliarm_signalr_view);
 done:
     json_decref(body);
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
@@ -237,15 +178,14 @@ done:
 static int sr_keys(int argc, char **argv, const sg_cli_ctx *ctx, int renew)
 {
     sg_cli_flag f[] = {
-        F_RG,
+        SG_CLIARM_F_RG,
         F_NAME,
-        {.name = "--key-type", .metavar = "TYPE", .required = 1,
-         .help = "primary or secondary."},
-        F_SUB,
+        {.name = "--key-type", .metavar = "TYPE", .required = 1, .help = "primary or secondary."},
+        SG_CLIARM_F_SUB,
         {0},
     };
     char path[SG_CLI_PATH_MAX];
-    json_t *out = NULL, *body = NULL;
+    json_t *body = NULL;
     if (!renew) {
         f[2] = f[3];
         f[3].name = NULL;
@@ -260,22 +200,20 @@ static int sr_keys(int argc, char **argv, const sg_cli_ctx *ctx, int renew)
     if (renew) {
         const char *kt = sg_cli_str(f, "--key-type");
         if (strcasecmp(kt, "primary") != 0 && strcasecmp(kt, "secondary") != 0) {
-            rc = sg_cli_usage_error(ctx, "argument --key-type: invalid choice: '%s' (choose "
-                                         "from 'primary', 'secondary').",
+            rc = sg_cli_usage_error(ctx,
+                                    "argument --key-type: invalid choice: '%s' (choose "
+                                    "from 'primary', 'secondary').",
                                     kt);
             goto done;
         }
-        body = json_pack("{s:s}", "keyType",
-                         strcasecmp(kt, "primary") == 0 ? "Primary" : "Secondary");
+        body =
+            json_pack("{s:s}", "keyType", strcasecmp(kt, "primary") == 0 ? "Primary" : "Secondary");
     }
     rc = sr_path(ctx, f, renew ? "regenerateKey" : "listKeys", path, sizeof path);
     if (rc == 0)
-        rc = sg_cli_mgmt(ctx, "POST", path, body, &out);
-    if (rc == 0)
-        rc = sg_cli_print_json(out);
+        rc = sg_cliarm_call_print(ctx, "POST", path, body, NULL);
 done:
     json_decref(body);
-    json_decref(out);
     sg_cli_flags_free(f);
     return rc;
 }
