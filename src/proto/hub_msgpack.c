@@ -410,21 +410,17 @@ int sg_hub_msgpack_parse(const void *buf, size_t len, const sg_hub_limits *limit
 
 /* ---------------------------------------------------------------- writer */
 
-static int pk_rc(int r)
-{
-    return r == 0 ? 0 : SG_ENOMEM;
-}
-
 static int write_value(msgpack_packer *pk, const json_t *v, int depth)
 {
     if (depth > WRITE_MAX_DEPTH)
         return SG_EINVAL;
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        int rc = pk_rc(msgpack_pack_map(pk, json_object_size(v)));
+        int rc = sg__mpw_rc(msgpack_pack_map(pk, json_object_size(v)));
         for (void *it = json_object_iter((json_t *)v); it && rc == 0;
              it = json_object_iter_next((json_t *)v, it)) {
-            rc = pk_rc(sg__mpw_strn(pk, json_object_iter_key(it), json_object_iter_key_len(it)));
+            rc = sg__mpw_rc(
+                sg__mpw_strn(pk, json_object_iter_key(it), json_object_iter_key_len(it)));
             if (rc == 0)
                 rc = write_value(pk, json_object_iter_value(it), depth + 1);
         }
@@ -432,7 +428,7 @@ static int write_value(msgpack_packer *pk, const json_t *v, int depth)
     }
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
-        int rc = pk_rc(msgpack_pack_array(pk, n));
+        int rc = sg__mpw_rc(msgpack_pack_array(pk, n));
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = write_value(pk, json_array_get(v, i), depth + 1);
         return rc;
@@ -443,31 +439,31 @@ static int write_value(msgpack_packer *pk, const json_t *v, int depth)
         int8_t t;
         int r = sg__hub_tag_decode(v, SG__BIN_TAG, NULL, &p, &n);
         if (r == 1) {
-            int rc = pk_rc(msgpack_pack_bin_with_body(pk, p, n));
+            int rc = sg__mpw_rc(msgpack_pack_bin_with_body(pk, p, n));
             sg_free(p);
             return rc;
         }
         if (r == 0)
             r = sg__hub_tag_decode(v, SG__EXT_TAG, &t, &p, &n);
         if (r == 1) {
-            int rc = pk_rc(msgpack_pack_ext_with_body(pk, p, n, t));
+            int rc = sg__mpw_rc(msgpack_pack_ext_with_body(pk, p, n, t));
             sg_free(p);
             return rc;
         }
         if (r < 0)
             return SG_ENOMEM;
-        return pk_rc(sg__mpw_strn(pk, json_string_value(v), json_string_length(v)));
+        return sg__mpw_rc(sg__mpw_strn(pk, json_string_value(v), json_string_length(v)));
     }
     case JSON_INTEGER:
-        return pk_rc(msgpack_pack_int64(pk, (int64_t)json_integer_value(v)));
+        return sg__mpw_rc(msgpack_pack_int64(pk, (int64_t)json_integer_value(v)));
     case JSON_REAL:
-        return pk_rc(msgpack_pack_double(pk, json_real_value(v)));
+        return sg__mpw_rc(msgpack_pack_double(pk, json_real_value(v)));
     case JSON_TRUE:
-        return pk_rc(msgpack_pack_true(pk));
+        return sg__mpw_rc(msgpack_pack_true(pk));
     case JSON_FALSE:
-        return pk_rc(msgpack_pack_false(pk));
+        return sg__mpw_rc(msgpack_pack_false(pk));
     case JSON_NULL:
-        return pk_rc(msgpack_pack_nil(pk));
+        return sg__mpw_rc(msgpack_pack_nil(pk));
     }
     return SG_EINVAL;
 }
@@ -491,7 +487,7 @@ int sg_hub_msgpack_write_value(const json_t *v, sg_buf *out)
 static int write_headers(msgpack_packer *pk, const sg_hub_msg *m)
 {
     if (!m->headers)
-        return pk_rc(msgpack_pack_map(pk, 0));
+        return sg__mpw_rc(msgpack_pack_map(pk, 0));
     if (!json_is_object(m->headers))
         return SG_EINVAL;
     const char *k;
@@ -513,34 +509,34 @@ static int write_body(msgpack_packer *pk, const sg_hub_msg *m)
         if (!m->target || !json_is_array(m->arguments) ||
             (m->type == SG_HUB_STREAM_INVOCATION && !m->invocation_id))
             return SG_EINVAL;
-        rc = pk_rc(msgpack_pack_array(pk, 6));
+        rc = sg__mpw_rc(msgpack_pack_array(pk, 6));
         if (!rc)
-            rc = pk_rc(msgpack_pack_int(pk, m->type));
+            rc = sg__mpw_rc(msgpack_pack_int(pk, m->type));
         if (!rc)
             rc = write_headers(pk, m);
         if (!rc)
-            rc = pk_rc(sg__mpw_str(pk, m->invocation_id));
+            rc = sg__mpw_rc(sg__mpw_str(pk, m->invocation_id));
         if (!rc)
-            rc = pk_rc(sg__mpw_str(pk, m->target));
+            rc = sg__mpw_rc(sg__mpw_str(pk, m->target));
         if (!rc)
             rc = write_value(pk, m->arguments, 1);
         if (!rc)
-            rc = pk_rc(msgpack_pack_array(pk, m->n_stream_ids));
+            rc = sg__mpw_rc(msgpack_pack_array(pk, m->n_stream_ids));
         for (size_t i = 0; i < m->n_stream_ids && !rc; i++)
-            rc = pk_rc(sg__mpw_str_empty(pk, m->stream_ids[i]));
+            rc = sg__mpw_rc(sg__mpw_str_empty(pk, m->stream_ids[i]));
         return rc;
     case SG_HUB_STREAM_ITEM:
         if (!m->invocation_id)
             return SG_EINVAL;
-        rc = pk_rc(msgpack_pack_array(pk, 4));
+        rc = sg__mpw_rc(msgpack_pack_array(pk, 4));
         if (!rc)
-            rc = pk_rc(msgpack_pack_int(pk, 2));
+            rc = sg__mpw_rc(msgpack_pack_int(pk, 2));
         if (!rc)
             rc = write_headers(pk, m);
         if (!rc)
-            rc = pk_rc(sg__mpw_str(pk, m->invocation_id));
+            rc = sg__mpw_rc(sg__mpw_str(pk, m->invocation_id));
         if (!rc)
-            rc = m->item ? write_value(pk, m->item, 1) : pk_rc(msgpack_pack_nil(pk));
+            rc = m->item ? write_value(pk, m->item, 1) : sg__mpw_rc(msgpack_pack_nil(pk));
         return rc;
     case SG_HUB_COMPLETION: {
         if (!m->invocation_id)
@@ -550,51 +546,51 @@ static int write_body(msgpack_packer *pk, const sg_hub_msg *m)
             return SG_EINVAL;
         if (kind == SG_HUB_COMPLETION_ERROR && !m->error)
             return SG_EINVAL;
-        rc = pk_rc(msgpack_pack_array(pk, kind == SG_HUB_COMPLETION_VOID ? 4 : 5));
+        rc = sg__mpw_rc(msgpack_pack_array(pk, kind == SG_HUB_COMPLETION_VOID ? 4 : 5));
         if (!rc)
-            rc = pk_rc(msgpack_pack_int(pk, 3));
+            rc = sg__mpw_rc(msgpack_pack_int(pk, 3));
         if (!rc)
             rc = write_headers(pk, m);
         if (!rc)
-            rc = pk_rc(sg__mpw_str(pk, m->invocation_id));
+            rc = sg__mpw_rc(sg__mpw_str(pk, m->invocation_id));
         if (!rc)
-            rc = pk_rc(msgpack_pack_int(pk, kind));
+            rc = sg__mpw_rc(msgpack_pack_int(pk, kind));
         if (!rc && kind == SG_HUB_COMPLETION_ERROR)
-            rc = pk_rc(sg__mpw_str(pk, m->error));
+            rc = sg__mpw_rc(sg__mpw_str(pk, m->error));
         if (!rc && kind == SG_HUB_COMPLETION_RESULT)
-            rc = m->result ? write_value(pk, m->result, 1) : pk_rc(msgpack_pack_nil(pk));
+            rc = m->result ? write_value(pk, m->result, 1) : sg__mpw_rc(msgpack_pack_nil(pk));
         return rc;
     }
     case SG_HUB_CANCEL_INVOCATION:
         if (!m->invocation_id)
             return SG_EINVAL;
-        rc = pk_rc(msgpack_pack_array(pk, 3));
+        rc = sg__mpw_rc(msgpack_pack_array(pk, 3));
         if (!rc)
-            rc = pk_rc(msgpack_pack_int(pk, 5));
+            rc = sg__mpw_rc(msgpack_pack_int(pk, 5));
         if (!rc)
             rc = write_headers(pk, m);
         if (!rc)
-            rc = pk_rc(sg__mpw_str(pk, m->invocation_id));
+            rc = sg__mpw_rc(sg__mpw_str(pk, m->invocation_id));
         return rc;
     case SG_HUB_PING:
-        rc = pk_rc(msgpack_pack_array(pk, 1));
-        return rc ? rc : pk_rc(msgpack_pack_int(pk, 6));
+        rc = sg__mpw_rc(msgpack_pack_array(pk, 1));
+        return rc ? rc : sg__mpw_rc(msgpack_pack_int(pk, 6));
     case SG_HUB_CLOSE:
-        rc = pk_rc(msgpack_pack_array(pk, 3));
+        rc = sg__mpw_rc(msgpack_pack_array(pk, 3));
         if (!rc)
-            rc = pk_rc(msgpack_pack_int(pk, 7));
+            rc = sg__mpw_rc(msgpack_pack_int(pk, 7));
         if (!rc)
-            rc = pk_rc(sg__mpw_str(pk, m->error));
+            rc = sg__mpw_rc(sg__mpw_str(pk, m->error));
         if (!rc)
-            rc = pk_rc(m->allow_reconnect ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+            rc = sg__mpw_rc(m->allow_reconnect ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
         return rc;
     case SG_HUB_ACK:
     case SG_HUB_SEQUENCE:
-        rc = pk_rc(msgpack_pack_array(pk, 2));
+        rc = sg__mpw_rc(msgpack_pack_array(pk, 2));
         if (!rc)
-            rc = pk_rc(msgpack_pack_int(pk, m->type));
+            rc = sg__mpw_rc(msgpack_pack_int(pk, m->type));
         if (!rc)
-            rc = pk_rc(msgpack_pack_uint64(pk, m->sequence_id));
+            rc = sg__mpw_rc(msgpack_pack_uint64(pk, m->sequence_id));
         return rc;
     }
     return SG_EINVAL;
@@ -602,28 +598,13 @@ static int write_body(msgpack_packer *pk, const sg_hub_msg *m)
 
 int sg_hub_msgpack_write(const sg_hub_msg *m, sg_buf *out)
 {
-    size_t before = out->len;
     sg_buf body;
     sg_buf_init(&body, 0);
     msgpack_packer pk;
     sg__mpw_init(&pk, &body);
     int rc = write_body(&pk, m);
-    if (rc == 0 && body.len > SG_VARINT_MAX_VALUE)
-        rc = SG_ETOOBIG;
-    if (rc == 0) {
-        uint8_t pre[SG_VARINT_MAX_BYTES];
-        size_t pl = sg_varint_encode((uint32_t)body.len, pre);
-        rc = sg_buf_reserve(out, pl + body.len);
-        if (rc == 0)
-            rc = sg_buf_append(out, pre, pl);
-        if (rc == 0)
-            rc = sg_buf_append(out, body.data, body.len);
-    }
-    if (rc) {
-        out->len = before;
-        if (out->data)
-            out->data[before] = 0;
-    }
+    if (rc == 0)
+        rc = sg__frame_append(out, &body);
     sg_buf_free(&body);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* mp.c — bounded MessagePack pull reader and packer glue (see proto_internal.h). */
+#include "proto/varint.h"
 #include "proto_internal.h"
 
 #include "sg_alloc.h"
@@ -232,7 +233,8 @@ int sg__mp_skip(sg__mp *r)
     return 0;
 }
 
-int sg__mp_read_array(sg__mp *r, uint32_t *count)
+/* Header of an array or map (`kind`); nil reads as an empty one. */
+static int read_count(sg__mp *r, sg__mp_kind kind, uint32_t *count)
 {
     sg__mp_obj o;
     int rc = sg__mp_next(r, &o);
@@ -242,26 +244,20 @@ int sg__mp_read_array(sg__mp *r, uint32_t *count)
         *count = 0;
         return 0;
     }
-    if (o.kind != SG__MP_ARRAY)
+    if (o.kind != kind)
         return SG_EPROTO;
     *count = o.len;
     return 0;
 }
 
+int sg__mp_read_array(sg__mp *r, uint32_t *count)
+{
+    return read_count(r, SG__MP_ARRAY, count);
+}
+
 int sg__mp_read_map(sg__mp *r, uint32_t *count)
 {
-    sg__mp_obj o;
-    int rc = sg__mp_next(r, &o);
-    if (rc)
-        return rc;
-    if (o.kind == SG__MP_NIL) {
-        *count = 0;
-        return 0;
-    }
-    if (o.kind != SG__MP_MAP)
-        return SG_EPROTO;
-    *count = o.len;
-    return 0;
+    return read_count(r, SG__MP_MAP, count);
 }
 
 int sg__mp_read_i64(sg__mp *r, int64_t *v)
@@ -361,6 +357,31 @@ static int buf_write(void *data, const char *buf, size_t len)
 void sg__mpw_init(msgpack_packer *pk, sg_buf *out)
 {
     msgpack_packer_init(pk, out, buf_write);
+}
+
+int sg__mpw_rc(int r)
+{
+    return r == 0 ? 0 : SG_ENOMEM;
+}
+
+int sg__frame_append(sg_buf *out, const sg_buf *body)
+{
+    if (body->len > SG_VARINT_MAX_VALUE)
+        return SG_ETOOBIG;
+    size_t before = out->len;
+    uint8_t pre[SG_VARINT_MAX_BYTES];
+    size_t pl = sg_varint_encode((uint32_t)body->len, pre);
+    int rc = sg_buf_reserve(out, pl + body->len);
+    if (rc == 0)
+        rc = sg_buf_append(out, pre, pl);
+    if (rc == 0)
+        rc = sg_buf_append(out, body->data, body->len);
+    if (rc) {
+        out->len = before;
+        if (out->data)
+            out->data[before] = 0;
+    }
+    return rc;
 }
 
 int sg__mpw_strn(msgpack_packer *pk, const char *s, size_t n)

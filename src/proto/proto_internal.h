@@ -77,6 +77,12 @@ void sg__mpw_init(msgpack_packer *pk, sg_buf *out);
 int sg__mpw_str(msgpack_packer *pk, const char *s);       /* NULL → nil */
 int sg__mpw_str_empty(msgpack_packer *pk, const char *s); /* NULL → "" */
 int sg__mpw_strn(msgpack_packer *pk, const char *s, size_t n);
+/* Maps a msgpack-c packer result (nonzero = the sg_buf could not grow) to 0 / SG_ENOMEM. */
+int sg__mpw_rc(int r);
+/* Appends body to out behind its varint length prefix (binary hub / service protocol framing).
+ * SG_ETOOBIG when body->len exceeds SG_VARINT_MAX_VALUE, SG_ENOMEM; on failure out is left as
+ * it was (length and terminating NUL). */
+int sg__frame_append(sg_buf *out, const sg_buf *body);
 
 /* Small arena for parse results (svcproto). */
 typedef struct sg__arena sg__arena;

@@ -492,16 +492,11 @@ int sg_svc_parse(const void *buf, size_t len, size_t max_body, sg_svc_msg *m, si
 
 /* ---------------------------------------------------------------- writer */
 
-static int pk(int r)
-{
-    return r == 0 ? 0 : SG_ENOMEM;
-}
-
 static int wr_strlist(msgpack_packer *p, const char *const *v, size_t n)
 {
-    int rc = pk(msgpack_pack_array(p, n));
+    int rc = sg__mpw_rc(msgpack_pack_array(p, n));
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = pk(sg__mpw_str(p, v[i]));
+        rc = sg__mpw_rc(sg__mpw_str(p, v[i]));
     return rc;
 }
 
@@ -509,19 +504,19 @@ static int wr_ext(msgpack_packer *p, const sg_svc_ext *e)
 {
     size_t n = (e->has_tracing_id != 0) + (e->has_ttl != 0) + (e->protocol != NULL) +
                (e->filter != NULL) + (e->data_type != 0) + (e->is_partial != 0);
-    int rc = pk(msgpack_pack_map(p, n));
+    int rc = sg__mpw_rc(msgpack_pack_map(p, n));
     if (rc == 0 && e->has_tracing_id)
-        rc = pk(msgpack_pack_int(p, 1) || msgpack_pack_uint64(p, e->tracing_id));
+        rc = sg__mpw_rc(msgpack_pack_int(p, 1) || msgpack_pack_uint64(p, e->tracing_id));
     if (rc == 0 && e->has_ttl)
-        rc = pk(msgpack_pack_int(p, 2) || msgpack_pack_int32(p, e->ttl));
+        rc = sg__mpw_rc(msgpack_pack_int(p, 2) || msgpack_pack_int32(p, e->ttl));
     if (rc == 0 && e->protocol)
-        rc = pk(msgpack_pack_int(p, 3) || sg__mpw_str(p, e->protocol));
+        rc = sg__mpw_rc(msgpack_pack_int(p, 3) || sg__mpw_str(p, e->protocol));
     if (rc == 0 && e->filter)
-        rc = pk(msgpack_pack_int(p, 4) || sg__mpw_str(p, e->filter));
+        rc = sg__mpw_rc(msgpack_pack_int(p, 4) || sg__mpw_str(p, e->filter));
     if (rc == 0 && e->data_type)
-        rc = pk(msgpack_pack_int(p, 5) || msgpack_pack_int32(p, e->data_type));
+        rc = sg__mpw_rc(msgpack_pack_int(p, 5) || msgpack_pack_int32(p, e->data_type));
     if (rc == 0 && e->is_partial)
-        rc = pk(msgpack_pack_int(p, 6) || msgpack_pack_true(p));
+        rc = sg__mpw_rc(msgpack_pack_int(p, 6) || msgpack_pack_true(p));
     return rc;
 }
 
@@ -529,15 +524,15 @@ static int wr_field(msgpack_packer *p, const sg_svc_msg *m, const field *f)
 {
     switch ((fkind)f->kind) {
     case F_STR:
-        return pk(sg__mpw_str(p, *CFPTR(m, f->off, char *)));
+        return sg__mpw_rc(sg__mpw_str(p, *CFPTR(m, f->off, char *)));
     case F_STR_E:
-        return pk(sg__mpw_str_empty(p, *CFPTR(m, f->off, char *)));
+        return sg__mpw_rc(sg__mpw_str_empty(p, *CFPTR(m, f->off, char *)));
     case F_I32:
-        return pk(msgpack_pack_int32(p, *CFPTR(m, f->off, int32_t)));
+        return sg__mpw_rc(msgpack_pack_int32(p, *CFPTR(m, f->off, int32_t)));
     case F_I32FIX:
-        return pk(msgpack_pack_fix_int32(p, *CFPTR(m, f->off, int32_t)));
+        return sg__mpw_rc(msgpack_pack_fix_int32(p, *CFPTR(m, f->off, int32_t)));
     case F_BOOL:
-        return pk(*CFPTR(m, f->off, int) ? msgpack_pack_true(p) : msgpack_pack_false(p));
+        return sg__mpw_rc(*CFPTR(m, f->off, int) ? msgpack_pack_true(p) : msgpack_pack_false(p));
     case F_EXT:
         return wr_ext(p, &m->ext);
     case F_IDS:
@@ -545,40 +540,41 @@ static int wr_field(msgpack_packer *p, const sg_svc_msg *m, const field *f)
     case F_XUIDS:
         return wr_strlist(p, m->excluded_user_ids, m->n_excluded_user_ids);
     case F_CLAIMS: {
-        int rc = pk(msgpack_pack_map(p, m->n_claims));
+        int rc = sg__mpw_rc(msgpack_pack_map(p, m->n_claims));
         for (size_t i = 0; i < m->n_claims && rc == 0; i++)
-            rc = pk(sg__mpw_str_empty(p, m->claims[i].type) ||
-                    sg__mpw_str_empty(p, m->claims[i].value));
+            rc = sg__mpw_rc(sg__mpw_str_empty(p, m->claims[i].type) ||
+                            sg__mpw_str_empty(p, m->claims[i].value));
         return rc;
     }
     case F_HEADERS: {
-        int rc = pk(msgpack_pack_map(p, m->n_headers));
+        int rc = sg__mpw_rc(msgpack_pack_map(p, m->n_headers));
         for (size_t i = 0; i < m->n_headers && rc == 0; i++) {
-            rc = pk(sg__mpw_str_empty(p, m->headers[i].key));
+            rc = sg__mpw_rc(sg__mpw_str_empty(p, m->headers[i].key));
             if (rc == 0)
                 rc = wr_strlist(p, m->headers[i].values, m->headers[i].n_values);
         }
         return rc;
     }
     case F_PAYLOADS: {
-        int rc = pk(msgpack_pack_map(p, m->n_payloads));
+        int rc = sg__mpw_rc(msgpack_pack_map(p, m->n_payloads));
         for (size_t i = 0; i < m->n_payloads && rc == 0; i++) {
             const sg_svc_payload *pl = &m->payloads[i];
             if (pl->len > UINT32_MAX || (pl->len && !pl->data))
                 return SG_EINVAL;
-            rc = pk(sg__mpw_str_empty(p, pl->protocol) ||
-                    msgpack_pack_bin_with_body(p, pl->data ? (const void *)pl->data : "", pl->len));
+            rc = sg__mpw_rc(
+                sg__mpw_str_empty(p, pl->protocol) ||
+                msgpack_pack_bin_with_body(p, pl->data ? (const void *)pl->data : "", pl->len));
         }
         return rc;
     }
     case F_BYTES:
     case F_BYTES_NIL:
         if (f->kind == F_BYTES_NIL && !m->has_payload)
-            return pk(msgpack_pack_nil(p));
+            return sg__mpw_rc(msgpack_pack_nil(p));
         if (m->payload_len > UINT32_MAX || (m->payload_len && !m->payload))
             return SG_EINVAL;
-        return pk(msgpack_pack_bin_with_body(p, m->payload ? (const void *)m->payload : "",
-                                             m->payload_len));
+        return sg__mpw_rc(msgpack_pack_bin_with_body(p, m->payload ? (const void *)m->payload : "",
+                                                     m->payload_len));
     case F_END:
         break;
     }
@@ -591,9 +587,9 @@ static int write_body(const sg_svc_msg *m, sg_buf *out)
     sg__mpw_init(&p, out);
     int type = m->type;
     if (type == SG_SVC_PING) {
-        int rc = pk(msgpack_pack_array(&p, m->n_ids + 1) || msgpack_pack_int(&p, 3));
+        int rc = sg__mpw_rc(msgpack_pack_array(&p, m->n_ids + 1) || msgpack_pack_int(&p, 3));
         for (size_t i = 0; i < m->n_ids && rc == 0; i++)
-            rc = pk(sg__mpw_str_empty(&p, m->ids[i]));
+            rc = sg__mpw_rc(sg__mpw_str_empty(&p, m->ids[i]));
         return rc;
     }
     if (type < 1 || type >= N_LAYOUTS || !layouts[type].name)
@@ -606,7 +602,7 @@ static int write_body(const sg_svc_msg *m, sg_buf *out)
         nf = 5; /* 2024-03 layout, without allow_stateful_reconnects */
     if (type == SG_SVC_ACK && !m->has_payload)
         nf = 4; /* readable by every SDK version */
-    int rc = pk(msgpack_pack_array(&p, nf + 1) || msgpack_pack_int(&p, type));
+    int rc = sg__mpw_rc(msgpack_pack_array(&p, nf + 1) || msgpack_pack_int(&p, type));
     for (size_t i = 0; i < nf && rc == 0; i++)
         rc = wr_field(&p, m, &l->f[i]);
     return rc;
@@ -628,24 +624,9 @@ int sg_svc_write(const sg_svc_msg *m, sg_buf *out)
 {
     sg_buf body;
     sg_buf_init(&body, 0);
-    size_t before = out->len;
     int rc = write_body(m, &body);
-    if (rc == 0 && body.len > SG_VARINT_MAX_VALUE)
-        rc = SG_ETOOBIG;
-    if (rc == 0) {
-        uint8_t pre[SG_VARINT_MAX_BYTES];
-        size_t pl = sg_varint_encode((uint32_t)body.len, pre);
-        rc = sg_buf_reserve(out, pl + body.len);
-        if (rc == 0)
-            rc = sg_buf_append(out, pre, pl);
-        if (rc == 0)
-            rc = sg_buf_append(out, body.data, body.len);
-    }
-    if (rc) {
-        out->len = before;
-        if (out->data)
-            out->data[before] = 0;
-    }
+    if (rc == 0)
+        rc = sg__frame_append(out, &body);
     sg_buf_free(&body);
     return rc;
 }
