@@ -648,6 +648,15 @@ int sr_auth_request(sg_signalr *s, const sg_http_req *r, const sr_auth_ctx *ac, 
     return rc;
 }
 
+int sr_auth_or_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, sr_principal *p)
+{
+    sr_auth_fail f;
+    int rc = sr_auth_request(s, r, ac, p, &f);
+    if (rc != SG_OK)
+        sr_auth_respond(s, r, ac, &f);
+    return rc;
+}
+
 char *sr_auth_body(const char *resource_id, const sr_auth_ctx *ac, const sr_auth_fail *f)
 {
     json_t *o = json_object();

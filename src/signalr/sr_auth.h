@@ -82,6 +82,9 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t token_len, co
 /* Same, taking token, host and path from the HTTP request and keys from the ctx. */
 int sr_auth_request(sg_signalr *s, const sg_http_req *r, const sr_auth_ctx *ac, sr_principal *p,
                     sr_auth_fail *f);
+/* sr_auth_request(), and on failure the 401/403 answer (sr_auth_respond) is sent on r:
+ * SG_OK with *p filled (caller sr_principal_clear), or the error with the request answered. */
+int sr_auth_or_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, sr_principal *p);
 void sr_principal_clear(sr_principal *p);
 /* User id: asrs.s.uid, else nameid, else sub (first string if an array); NULL if none. */
 const char *sr_principal_user(const sr_principal *p);

@@ -1045,13 +1045,8 @@ void sr_client_handle(sg_signalr *s, sg_http_req *r, sg_slice sub)
         sr_respond_error(r, 404, "NotFound", "Not found.", NULL);
         return;
     }
-    char *hub = sg_query_get(r->query, "hub");
-    char *app = sg_query_get(r->query, "application");
     char hubkey[300];
-    int rc = sr_hub_key(hub, app, hubkey, sizeof hubkey);
-    sg_free(hub);
-    sg_free(app);
-    if (rc != SG_OK) {
+    if (sr_hub_key_from_query(r, hubkey, sizeof hubkey) != SG_OK) {
         sr_respond_error(r, 400, "InvalidHubName",
                          "The 'hub' query parameter is missing or is not a valid hub name "
                          "(^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$).",
@@ -1069,11 +1064,8 @@ void sr_client_handle(sg_signalr *s, sg_http_req *r, sg_slice sub)
     sr_auth_ctx ac = {SR_AUD_CLIENT, hubkey,
                       "Microsoft.SignalRService/SignalR/clientConnection/write"};
     sr_principal pr;
-    sr_auth_fail f;
-    if (sr_auth_request(s, r, &ac, &pr, &f) != SG_OK) {
-        sr_auth_respond(s, r, &ac, &f);
+    if (sr_auth_or_respond(s, r, &ac, &pr) != SG_OK)
         return;
-    }
     if (is_negotiate)
         negotiate(s, r, hubkey, &pr);
     else

@@ -316,6 +316,9 @@ int sr_name_valid_group(const char *s, size_t n);
 /* Effective hub name from `hub` and optional `application` (both validated), lower-cased and
  * joined "app_hub" into out. SG_OK / SG_EINVAL. */
 int sr_hub_key(const char *hub, const char *app, char *out, size_t outlen);
+/* sr_hub_key() of the request's `hub` and `application` query parameters. SG_OK / SG_EINVAL
+ * (missing or invalid name, no room in out). */
+int sr_hub_key_from_query(const sg_http_req *r, char *out, size_t outlen);
 
 /* http handlers */
 void sr_client_handle(sg_signalr *s, sg_http_req *r, sg_slice sub); /* /client/... */

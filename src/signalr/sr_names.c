@@ -1,7 +1,9 @@
 /* sr_names.c — hub/group/user name rules (swagger regexes) and hub keys. Pure. */
 #include "sr_internal.h"
 
+#include "sg_alloc.h"
 #include "sg_err.h"
+#include "sg_str.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -55,4 +57,14 @@ int sr_hub_key(const char *hub, const char *app, char *out, size_t outlen)
         out[o++] = (char)tolower((unsigned char)*p);
     out[o] = 0;
     return SG_OK;
+}
+
+int sr_hub_key_from_query(const sg_http_req *r, char *out, size_t outlen)
+{
+    char *hub = sg_query_get(r->query, "hub");
+    char *app = sg_query_get(r->query, "application");
+    int rc = sr_hub_key(hub, app, out, outlen);
+    sg_free(hub);
+    sg_free(app);
+    return rc;
 }

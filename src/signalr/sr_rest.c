@@ -541,11 +541,8 @@ void sr_rest_handle(sg_signalr *s, sg_http_req *r)
         goto done;
     sr_auth_ctx ac = {SR_AUD_REST, x.hubkey, route_action(x.rt.kind, r->method)};
     sr_principal pr;
-    sr_auth_fail f;
-    if (sr_auth_request(s, r, &ac, &pr, &f) != SG_OK) {
-        sr_auth_respond(s, r, &ac, &f);
+    if (sr_auth_or_respond(s, r, &ac, &pr) != SG_OK)
         goto done;
-    }
     sr_principal_clear(&pr);
     rc = excl_parse(r->query, &x.ex);
     if (rc != SG_OK) {

@@ -636,7 +636,8 @@ static void on_message(sr_sconn *sc, const sg_svc_msg *m)
  * (29): [kid, key] or [nil, nil, errorType, errorMessage] where the message says why. */
 static void sc_access_key(sr_sconn *sc, const sg_svc_msg *m)
 {
-    sr_auth_ctx ac = {SR_AUD_SERVER, NULL, "Microsoft.SignalRService/SignalR/auth/accessKey/action"};
+    sr_auth_ctx ac = {SR_AUD_SERVER, NULL,
+                      "Microsoft.SignalRService/SignalR/auth/accessKey/action"};
     sr_auth_fail f;
     sr_principal p;
     sg_svc_msg r;
@@ -730,13 +731,8 @@ static void sc_on_close(sg_ws *ws, uint16_t code, const char *reason, void *ud)
 
 void sr_server_handle(sg_signalr *s, sg_http_req *r)
 {
-    char *hub = sg_query_get(r->query, "hub");
-    char *app = sg_query_get(r->query, "application");
     char hubkey[300];
-    int rc = sr_hub_key(hub, app, hubkey, sizeof hubkey);
-    sg_free(hub);
-    sg_free(app);
-    if (rc != SG_OK) {
+    if (sr_hub_key_from_query(r, hubkey, sizeof hubkey) != SG_OK) {
         sr_respond_error(r, 400, "InvalidHubName",
                          "The 'hub' query parameter is missing or invalid.", "hub");
         return;
@@ -748,11 +744,8 @@ void sr_server_handle(sg_signalr *s, sg_http_req *r)
     sr_auth_ctx ac = {SR_AUD_SERVER, hubkey,
                       "Microsoft.SignalRService/SignalR/serverConnection/write"};
     sr_principal pr;
-    sr_auth_fail f;
-    if (sr_auth_request(s, r, &ac, &pr, &f) != SG_OK) {
-        sr_auth_respond(s, r, &ac, &f);
+    if (sr_auth_or_respond(s, r, &ac, &pr) != SG_OK)
         return;
-    }
     if (!sg_ws_is_upgrade(r)) {
         sr_principal_clear(&pr);
         sr_respond_error(r, 400, "BadRequest", "App server connections must be WebSockets.", NULL);
