@@ -89,6 +89,17 @@ static sg_credential *cred_alloc(cred_kind k, const char *name)
     return c;
 }
 
+/* The start of every public constructor: SG_EINVAL without `out`, else *out = NULL and *o the
+ * caller's options with defaults filled in. */
+static int new_begin(const sg_credential_options *in, sg_credential_options *o, sg_credential **out)
+{
+    if (!out)
+        return SG_EINVAL;
+    *out = NULL;
+    sg__cred_opts_copy(in, o);
+    return SG_OK;
+}
+
 static int dup_opt(char **dst, const char *v)
 {
     if (!v || !*v)
@@ -807,11 +818,9 @@ static int mi_setup(sg_credential *c, const sg_credential_options *o, sg_credent
 int sg_managed_identity_credential_new(const sg_credential_options *in, sg_credential **out,
                                        sg_credential_error *err)
 {
-    if (!out)
-        return SG_EINVAL;
-    *out = NULL;
     sg_credential_options o;
-    sg__cred_opts_copy(in, &o);
+    if (new_begin(in, &o, out) != SG_OK)
+        return SG_EINVAL;
     sg_credential *c = cred_alloc(CK_MI, "ManagedIdentityCredential");
     if (!c)
         return SG_ENOMEM;
@@ -845,11 +854,9 @@ int sg_client_secret_credential_new(const char *tenant_id, const char *client_id
                                     const char *client_secret, const sg_credential_options *in,
                                     sg_credential **out, sg_credential_error *err)
 {
-    if (!out)
-        return SG_EINVAL;
-    *out = NULL;
     sg_credential_options o;
-    sg__cred_opts_copy(in, &o);
+    if (new_begin(in, &o, out) != SG_OK)
+        return SG_EINVAL;
     sg_credential *c = cred_alloc(CK_SECRET, "ClientSecretCredential");
     if (!c)
         return SG_ENOMEM;
@@ -859,11 +866,9 @@ int sg_client_secret_credential_new(const char *tenant_id, const char *client_id
 int sg_workload_identity_credential_new(const sg_credential_options *in, sg_credential **out,
                                         sg_credential_error *err)
 {
-    if (!out)
-        return SG_EINVAL;
-    *out = NULL;
     sg_credential_options o;
-    sg__cred_opts_copy(in, &o);
+    if (new_begin(in, &o, out) != SG_OK)
+        return SG_EINVAL;
     const char *tf = sg__env_get(o.environ, "AZURE_FEDERATED_TOKEN_FILE");
     const char *tid =
         o.tenant_id && *o.tenant_id ? o.tenant_id : sg__env_get(o.environ, "AZURE_TENANT_ID");
@@ -889,11 +894,9 @@ int sg_workload_identity_credential_new(const sg_credential_options *in, sg_cred
 int sg_environment_credential_new(const sg_credential_options *in, sg_credential **out,
                                   sg_credential_error *err)
 {
-    if (!out)
-        return SG_EINVAL;
-    *out = NULL;
     sg_credential_options o;
-    sg__cred_opts_copy(in, &o);
+    if (new_begin(in, &o, out) != SG_OK)
+        return SG_EINVAL;
     sg_credential *c = cred_alloc(CK_ENV, "EnvironmentCredential");
     if (!c)
         return SG_ENOMEM;
@@ -939,11 +942,9 @@ static const char *const link_name[] = {"EnvironmentCredential", "WorkloadIdenti
 int sg_default_azure_credential_new(const sg_credential_options *in, sg_credential **out,
                                     sg_credential_error *err)
 {
-    if (!out)
-        return SG_EINVAL;
-    *out = NULL;
     sg_credential_options o;
-    sg__cred_opts_copy(in, &o);
+    if (new_begin(in, &o, out) != SG_OK)
+        return SG_EINVAL;
     unsigned use = 0xF & ~o.exclude;
     int probe = !o.disable_imds_probe;
     const char *tc = sg__env_get(o.environ, "AZURE_TOKEN_CREDENTIALS");

@@ -130,6 +130,10 @@ const char *sg__ca_file(const char *explicit_ca, const char *const *envp);
 
 /* ---- credentials: shared pieces ---- */
 
+/* The versioned-options rule (include/sigrid/common.h): zeroes o (o_size bytes), then copies the
+ * first in_size bytes of in (all o_size when in_size is 0 or larger); in may be NULL. Does not
+ * touch o's `size` member beyond that copy. */
+void sg__opts_copy(void *o, size_t o_size, const void *in, size_t in_size);
 /* Copies caller options (size-aware) into *o (zeroed first). */
 void sg__cred_opts_copy(const sg_credential_options *in, sg_credential_options *o);
 

@@ -57,12 +57,9 @@ void sg_service_endpoint_free(sg_service_endpoint *ep)
 
 static void opts_copy(const sg_endpoint_options *in, sg_endpoint_options *o)
 {
-    memset(o, 0, sizeof(*o));
-    if (!in)
-        return;
-    size_t n = in->size && in->size < sizeof(*o) ? in->size : sizeof(*o);
-    memcpy(o, in, n);
-    o->size = sizeof(*o);
+    sg__opts_copy(o, sizeof(*o), in, in ? in->size : 0);
+    if (in)
+        o->size = sizeof(*o);
 }
 
 static int ep_alloc(const sg_endpoint_options *o, sg_service_endpoint **out)
@@ -86,13 +83,20 @@ static int ep_alloc(const sg_endpoint_options *o, sg_service_endpoint **out)
     return SG_OK;
 }
 
+/* The endpoint's credential options, defaults filled in; without an environment of their own
+ * they read the endpoint's. */
+static void cred_opts_for(const sg_endpoint_options *o, sg_credential_options *co)
+{
+    sg__cred_opts_copy(o->credential, co);
+    if (!co->environ)
+        co->environ = o->environ;
+}
+
 static int cred_from_connstr(const sg_connstr *cs, const sg_endpoint_options *o,
                              sg_credential **cred, char *msg, size_t msglen)
 {
     sg_credential_options co;
-    sg__cred_opts_copy(o->credential, &co);
-    if (!co.environ)
-        co.environ = o->environ;
+    cred_opts_for(o, &co);
     sg_credential_error e = {0};
     int rc = SG_OK;
     *cred = NULL;
@@ -189,9 +193,7 @@ static int cred_from_settings(const sg__settings *s, const sg_endpoint_options *
                               sg_credential **cred, char *msg, size_t msglen)
 {
     sg_credential_options co;
-    sg__cred_opts_copy(o->credential, &co);
-    if (!co.environ)
-        co.environ = o->environ;
+    cred_opts_for(o, &co);
     sg_credential_error e = {0};
     int rc;
     const char *cr = s->credential;
@@ -747,9 +749,7 @@ int sg_service_negotiate(sg_service_endpoint *ep, const char *hub, const char *u
         return SG_EINVAL;
     }
     sg_negotiate_options no;
-    memset(&no, 0, sizeof no);
-    if (in)
-        memcpy(&no, in, in->size && in->size < sizeof no ? in->size : sizeof no);
+    sg__opts_copy(&no, sizeof no, in, in ? in->size : 0);
     char *h = lower_dup(hub);
     sg_buf url;
     sg_buf_init(&url, 0);

@@ -526,14 +526,18 @@ void sg__cred_errf(sg_credential_error *err, const char *fmt, ...)
     va_end(ap);
 }
 
+void sg__opts_copy(void *o, size_t o_size, const void *in, size_t in_size)
+{
+    memset(o, 0, o_size);
+    if (in)
+        memcpy(o, in, in_size && in_size < o_size ? in_size : o_size);
+}
+
 void sg__cred_opts_copy(const sg_credential_options *in, sg_credential_options *o)
 {
-    memset(o, 0, sizeof(*o));
-    if (!in)
-        return;
-    size_t n = in->size && in->size < sizeof(*o) ? in->size : sizeof(*o);
-    memcpy(o, in, n);
-    o->size = sizeof(*o);
+    sg__opts_copy(o, sizeof(*o), in, in ? in->size : 0);
+    if (in)
+        o->size = sizeof(*o);
 }
 
 static int dump_cb(const char *buf, size_t size, void *ud)

@@ -873,8 +873,7 @@ static void on_tick(uv_timer_t *t)
 
 static int opt_copy(sg_server *s, const sg_server_options *in)
 {
-    memset(&s->o, 0, sizeof s->o);
-    memcpy(&s->o, in, in->size && in->size < sizeof s->o ? in->size : sizeof s->o);
+    sg__opts_copy(&s->o, sizeof s->o, in, in->size);
     s->o.size = sizeof s->o;
     if (!s->o.keepalive_ms)
         s->o.keepalive_ms = 5000;
