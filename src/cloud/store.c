@@ -253,21 +253,21 @@ int sg__store_prepare(sg_store *st, sqlite3_stmt **out, const char *sql, const c
     return rc;
 }
 
-int sg__store_exec(sg_store *st, const char *sql, const char *fmt, ...)
+/* Prepares, binds and steps sql once. With need_change, a statement that changed no row is
+ * SG_ENOTFOUND. */
+static int st_vexec(sg_store *st, int need_change, const char *sql, const char *fmt, va_list ap)
 {
-    va_list ap;
     sqlite3_stmt *s = NULL;
-    int rc;
     int r = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
     if (r != SQLITE_OK)
         return sg__store_err(st, r, sql);
-    va_start(ap, fmt);
-    rc = st_vbind(s, fmt, ap);
-    va_end(ap);
+    int rc = st_vbind(s, fmt, ap);
     if (rc == SG_OK) {
         r = sqlite3_step(s);
         if (r != SQLITE_DONE && r != SQLITE_ROW)
             rc = sg__store_err(st, r, sql);
+        else if (need_change)
+            rc = sqlite3_changes(st->db) > 0 ? SG_OK : SG_ENOTFOUND;
         else
             rc = SG_OK;
     }
@@ -275,25 +275,21 @@ int sg__store_exec(sg_store *st, const char *sql, const char *fmt, ...)
     return rc;
 }
 
+int sg__store_exec(sg_store *st, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = st_vexec(st, 0, sql, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 int sg__store_exec_changes(sg_store *st, const char *sql, const char *fmt, ...)
 {
     va_list ap;
-    sqlite3_stmt *s = NULL;
-    int rc;
-    int r = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (r != SQLITE_OK)
-        return sg__store_err(st, r, sql);
     va_start(ap, fmt);
-    rc = st_vbind(s, fmt, ap);
+    int rc = st_vexec(st, 1, sql, fmt, ap);
     va_end(ap);
-    if (rc == SG_OK) {
-        r = sqlite3_step(s);
-        if (r != SQLITE_DONE && r != SQLITE_ROW)
-            rc = sg__store_err(st, r, sql);
-        else
-            rc = sqlite3_changes(st->db) > 0 ? SG_OK : SG_ENOTFOUND;
-    }
-    sqlite3_finalize(s);
     return rc;
 }
 
