@@ -36,6 +36,21 @@ static void seterr(char *err, size_t errlen, const char *msg)
         sg_snprintf(err, errlen, "%s", msg);
 }
 
+/* An application credential: a secret, else a certificate, else SG_EINVAL with the error. */
+static int app_cred(const kv *sec, const kv *cert, sg_connstr_cred *cred, char *err, size_t errlen)
+{
+    if (sec)
+        *cred = SG_CRED_APP_SECRET;
+    else if (cert)
+        *cred = SG_CRED_APP_CERT;
+    else {
+        seterr(err, errlen,
+               "Connection string missing required properties clientSecret or clientCert.");
+        return SG_EINVAL;
+    }
+    return SG_OK;
+}
+
 static int is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
@@ -338,15 +353,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
     sg_connstr_cred cred;
     if (at && strcmp(at_l, "aad") == 0) {
         if (cid && tid) {
-            if (sec)
-                cred = SG_CRED_APP_SECRET;
-            else if (cert)
-                cred = SG_CRED_APP_CERT;
-            else {
-                seterr(err, errlen,
-                       "Connection string missing required properties clientSecret or clientCert.");
+            if (app_cred(sec, cert, &cred, err, errlen))
                 return SG_EINVAL;
-            }
         } else {
             cred = cid ? SG_CRED_MI_USER : SG_CRED_MI_SYSTEM;
         }
@@ -361,15 +369,8 @@ int sg_connstr_parse(const char *s, sg_connstr *out, char *err, size_t errlen)
             seterr(err, errlen, "Connection string missing required properties tenantId.");
             return SG_EINVAL;
         }
-        if (sec)
-            cred = SG_CRED_APP_SECRET;
-        else if (cert)
-            cred = SG_CRED_APP_CERT;
-        else {
-            seterr(err, errlen,
-                   "Connection string missing required properties clientSecret or clientCert.");
+        if (app_cred(sec, cert, &cred, err, errlen))
             return SG_EINVAL;
-        }
     } else if (at && strcmp(at_l, "azure.msi") == 0) {
         cred = cid ? SG_CRED_MI_USER : SG_CRED_MI_SYSTEM;
     } else {

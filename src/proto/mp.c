@@ -311,25 +311,8 @@ int sg__mp_read_bool(sg__mp *r, int *v)
     return 0;
 }
 
-int sg__mp_read_str_nil(sg__mp *r, const char **s, uint32_t *len)
-{
-    sg__mp_obj o;
-    int rc = sg__mp_next(r, &o);
-    if (rc)
-        return rc;
-    if (o.kind == SG__MP_NIL) {
-        *s = NULL;
-        *len = 0;
-        return 0;
-    }
-    if (o.kind != SG__MP_STR)
-        return SG_EPROTO;
-    *s = (const char *)o.p;
-    *len = o.len;
-    return 0;
-}
-
-int sg__mp_read_bytes(sg__mp *r, const uint8_t **p, uint32_t *len)
+/* A str (or, with bin_ok, a bin) or nil (NULL, 0): its bytes, borrowed from the input. */
+static int read_data(sg__mp *r, int bin_ok, const uint8_t **p, uint32_t *len)
 {
     sg__mp_obj o;
     int rc = sg__mp_next(r, &o);
@@ -340,11 +323,25 @@ int sg__mp_read_bytes(sg__mp *r, const uint8_t **p, uint32_t *len)
         *len = 0;
         return 0;
     }
-    if (o.kind != SG__MP_BIN && o.kind != SG__MP_STR)
+    if (o.kind != SG__MP_STR && !(bin_ok && o.kind == SG__MP_BIN))
         return SG_EPROTO;
     *p = o.p;
     *len = o.len;
     return 0;
+}
+
+int sg__mp_read_str_nil(sg__mp *r, const char **s, uint32_t *len)
+{
+    const uint8_t *p;
+    int rc = read_data(r, 0, &p, len);
+    if (rc == 0)
+        *s = (const char *)p;
+    return rc;
+}
+
+int sg__mp_read_bytes(sg__mp *r, const uint8_t **p, uint32_t *len)
+{
+    return read_data(r, 1, p, len);
 }
 
 /* ---- writer glue ---- */
