@@ -168,19 +168,25 @@ static void set_idle_deadline(sg__http_conn *c)
     }
 }
 
-static int on_msg(sg__http_msg *m, void *ud)
+/* Appends m to the connection's queue of requests in arrival order. */
+static void conn_enqueue(sg__http_conn *c, sg__http_msg *m)
 {
-    sg__http_conn *c = ud;
     m->conn = c;
-    m->state = M_HELD;
     m->req.stream = c->s;
-    m->req.server_ud = c->srv->opts.ud;
     if (c->qtail)
         c->qtail->next = m;
     else
         c->qhead = m;
     c->qtail = m;
     c->nq++;
+}
+
+static int on_msg(sg__http_msg *m, void *ud)
+{
+    sg__http_conn *c = ud;
+    m->state = M_HELD;
+    m->req.server_ud = c->srv->opts.ud;
+    conn_enqueue(c, m);
     if (m->upgrade)
         return 0; /* llhttp stops by itself */
     return c->nq >= MAX_HELD;
@@ -236,14 +242,7 @@ static void conn_feed(sg__http_conn *c, const char *p, size_t n)
         }
         SG_LOGD("net", "event=http_bad_request peer=%s status=%d", sg_stream_peer_ip(c->s),
                 c->hp.err_status);
-        m->conn = c;
-        m->req.stream = c->s;
-        if (c->qtail)
-            c->qtail->next = m;
-        else
-            c->qhead = m;
-        c->qtail = m;
-        c->nq++;
+        conn_enqueue(c, m);
         return;
     }
     if (n && (c->parse_paused || (c->parse_done && c->hp.err_status == 0))) {
