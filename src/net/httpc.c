@@ -29,8 +29,8 @@ int sg_httpc_do(const sg_httpc_req *req, sg_httpc_resp *resp, char *errbuf, size
 {
     int rc = SG_EIO;
     memset(resp, 0, sizeof(*resp));
-    sg_buf_init(&resp->body, MAX_RESP_BODY);
-    sg_buf_init(&resp->headers, MAX_RESP_HEADERS);
+    sg_buf_init(&resp->body, req && req->max_body ? req->max_body : MAX_RESP_BODY);
+    sg_buf_init(&resp->headers, req && req->max_headers ? req->max_headers : MAX_RESP_HEADERS);
     if (errbuf && errlen)
         errbuf[0] = 0;
     if (!req || !req->url) {
@@ -47,17 +47,22 @@ int sg_httpc_do(const sg_httpc_req *req, sg_httpc_resp *resp, char *errbuf, size
         goto cleanup;
     }
     const char *method = req->method ? req->method : "GET";
+    long total = req->timeout_ms > 0 ? req->timeout_ms : 30000L;
+    long conn =
+        req->connect_timeout_ms > 0 ? req->connect_timeout_ms : (total < 10000 ? total : 10000L);
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     req->timeout_ms > 0 && req->timeout_ms < 10000 ? req->timeout_ms : 10000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, conn);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp->body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp->headers);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    if (req->no_proxy)
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     if (req->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
     if (strcmp(method, "GET") == 0) {
@@ -94,7 +99,7 @@ int sg_httpc_do(const sg_httpc_req *req, sg_httpc_resp *resp, char *errbuf, size
     if (cr != CURLE_OK) {
         if (errbuf && errlen)
             sg_snprintf(errbuf, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(cr));
-        rc = SG_EIO;
+        rc = cr == CURLE_OPERATION_TIMEDOUT && req->timeout_etimedout ? SG_ETIMEDOUT : SG_EIO;
         goto cleanup;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);

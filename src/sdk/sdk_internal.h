@@ -5,6 +5,7 @@
 #ifndef SG_SDK_INTERNAL_H
 #define SG_SDK_INTERNAL_H
 
+#include "net/httpc.h"
 #include "sg_buf.h"
 #include "sg_err.h"
 
@@ -96,25 +97,13 @@ long sg__retry_after(const char *raw_headers);
 
 /* ---- HTTP ---- */
 
-typedef struct sg__http_req {
-    const char *method;
-    const char *url;
-    const char *const *headers; /* "Name: value", NULL-terminated */
-    const char *body;
-    size_t body_len;
-    const char *ca_file;
-    long timeout_ms;         /* total; 0 = 30 s */
-    long connect_timeout_ms; /* 0 = min(timeout, 10 s) */
-    int no_proxy;            /* bypass any proxy (IMDS, loopback) */
-} sg__http_req;
+/* The SDK's blocking HTTP is net/httpc (see net/httpc.h for the fields). */
+typedef sg_httpc_req sg__http_req;
+typedef sg_httpc_resp sg__http_resp;
 
-typedef struct sg__http_resp {
-    long status;
-    sg_buf body;
-    sg_buf headers;
-} sg__http_resp;
-
-/* SG_OK when an HTTP answer arrived (any status); SG_EIO / SG_ETIMEDOUT with errbuf when not. */
+/* sg_httpc_do with the SDK's rules whatever req says: responses capped at 4 MiB of body and
+ * 64 KiB of headers, SG_ETIMEDOUT when the time ran out. SG_OK when an HTTP answer arrived (any
+ * status); SG_EIO / SG_ETIMEDOUT with errbuf when not; SG_EINVAL (errbuf empty) without a url. */
 int sg__http_do(const sg__http_req *req, sg__http_resp *resp, char *errbuf, size_t errlen);
 void sg__http_resp_free(sg__http_resp *r);
 

@@ -1,5 +1,5 @@
-/* sdk_util.c — environment lookup, expires_on parsing, retry policy, blocking HTTP on libcurl
- * (with proxy bypass and separate connect timeout), error-body summaries. See sdk_internal.h. */
+/* sdk_util.c — environment lookup, expires_on parsing, retry policy, blocking HTTP (net/httpc
+ * under the SDK's response caps and timeout code), error-body summaries. See sdk_internal.h. */
 #include "sdk/sdk_internal.h"
 
 #include "sg_alloc.h"
@@ -9,8 +9,6 @@
 #include "sg_time.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,102 +341,26 @@ long sg__retry_after(const char *raw)
 #define MAX_RESP_BODY (4u * 1024 * 1024)
 #define MAX_RESP_HEADERS (64u * 1024)
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static void global_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
-{
-    size_t len = sz * n;
-    return sg_buf_append(ud, p, len) == SG_OK ? len : 0;
-}
-
 int sg__http_do(const sg__http_req *req, sg__http_resp *resp, char *errbuf, size_t errlen)
 {
-    int rc = SG_EIO;
-    memset(resp, 0, sizeof(*resp));
-    sg_buf_init(&resp->body, MAX_RESP_BODY);
-    sg_buf_init(&resp->headers, MAX_RESP_HEADERS);
-    if (errbuf && errlen)
-        errbuf[0] = 0;
-    if (!req || !req->url)
-        return SG_EINVAL;
-    pthread_once(&g_once, global_init);
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    char cerr[CURL_ERROR_SIZE] = {0};
-    if (!c)
-        return SG_ENOMEM;
-    const char *method = req->method ? req->method : "GET";
-    long total = req->timeout_ms > 0 ? req->timeout_ms : 30000L;
-    long conn =
-        req->connect_timeout_ms > 0 ? req->connect_timeout_ms : (total < 10000 ? total : 10000L);
-    curl_easy_setopt(c, CURLOPT_URL, req->url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, conn);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp->headers);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    if (req->no_proxy)
-        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (req->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
-    if (strcmp(method, "GET") == 0)
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    else if (strcmp(method, "HEAD") == 0)
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    else
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    }
-    for (const char *const *h = req->headers; h && *h; h++) {
-        struct curl_slist *nl = curl_slist_append(hl, *h);
-        if (!nl) {
-            rc = SG_ENOMEM;
-            goto cleanup;
-        }
-        hl = nl;
-    }
-    {
-        struct curl_slist *nl = curl_slist_append(hl, "Expect:");
-        if (nl)
-            hl = nl;
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    CURLcode cr = curl_easy_perform(c);
-    if (cr != CURLE_OK) {
+    if (!req || !req->url) {
+        memset(resp, 0, sizeof(*resp));
+        sg_buf_init(&resp->body, MAX_RESP_BODY);
+        sg_buf_init(&resp->headers, MAX_RESP_HEADERS);
         if (errbuf && errlen)
-            sg_snprintf(errbuf, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(cr));
-        rc = cr == CURLE_OPERATION_TIMEDOUT ? SG_ETIMEDOUT : SG_EIO;
-        goto cleanup;
+            errbuf[0] = 0;
+        return SG_EINVAL;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-    rc = SG_OK;
-    if (!resp->body.data && sg_buf_append(&resp->body, "", 0) != SG_OK)
-        rc = SG_ENOMEM;
-cleanup:
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (rc != SG_OK)
-        sg__http_resp_free(resp);
-    return rc;
+    sg_httpc_req r = *req;
+    r.max_body = MAX_RESP_BODY;
+    r.max_headers = MAX_RESP_HEADERS;
+    r.timeout_etimedout = 1;
+    return sg_httpc_do(&r, resp, errbuf, errlen);
 }
 
 void sg__http_resp_free(sg__http_resp *r)
 {
-    if (!r)
-        return;
-    sg_buf_free(&r->body);
-    sg_buf_free(&r->headers);
+    sg_httpc_resp_free(r);
 }
 
 void sg__error_text(const char *body, char *out, size_t outlen)
