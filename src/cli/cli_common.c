@@ -212,8 +212,9 @@ static int looks_like_flag(sg_cli_flag *flags, const char *a)
         return 0;
     if (a[1] == '-')
         return 1;
-    /* "-5" is a value; "-g" is a flag if it is one of ours */
-    return find_alias(flags, a) != NULL || !(a[1] >= '0' && a[1] <= '9');
+    /* "-g" is a flag only if it is one of ours; anything else with one dash ("-5", a
+     * connection id such as "-gTItTclVmvWf9U_YqZEQg") is a value */
+    return find_alias(flags, a) != NULL;
 }
 
 static int add_value(sg_cli_flag *f, const char *v, int argc)

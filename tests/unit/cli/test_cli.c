@@ -81,6 +81,18 @@ static void test_bool_int(void **st)
     assert_int_equal(sg_cli_flag_find(f, "--port")->num, -5);
     sg_cli_flags_free(f);
 
+    /* a value that starts with one dash (connection ids are base64url) is a value, unless it
+     * is one of this command's own short flags */
+    sg_cli_flag c[] = {{.name = "--connection"}, {.name = "--group", .alias = "-g"}, {0}};
+    char **ids = ARGV("v", "--connection", "-gTItTclVmvWf9U_YqZEQg", "-g", "grp");
+    assert_int_equal(sg_cli_parse(&CTX, 5, ids, c, "t", NULL), SG_CLI_RUN);
+    assert_string_equal(sg_cli_str(c, "--connection"), "-gTItTclVmvWf9U_YqZEQg");
+    assert_string_equal(sg_cli_str(c, "--group"), "grp");
+    sg_cli_flags_free(c);
+    char **own = ARGV("v", "--connection", "-g", "grp");
+    assert_int_equal(sg_cli_parse(&CTX, 4, own, c, "t", NULL), 2); /* -g is ours: no value */
+    sg_cli_flags_free(c);
+
     sg_cli_flag g[] = {{.name = "--port", .kind = SG_CLI_INT}, {0}};
     char **bad = ARGV("v", "--port", "8x");
     assert_int_equal(sg_cli_parse(&CTX, 3, bad, g, "t", NULL), 2);
