@@ -319,7 +319,7 @@ static void discovery(rq *q, const char *tseg, int v2)
     char cu[300];
     request_base(q, cu, sizeof cu);
     const char *tid = c->tenant_id;
-    char iss[320], tok[400], auth[400], jwks[400], dev[400], logout[400], ui[400], kerb[400];
+    char iss[360], tok[400], auth[400], jwks[400], dev[400], logout[400], ui[400], kerb[400];
     const char *ver = v2 ? "/v2.0" : "";
     if (v2)
         snprintf(iss, sizeof iss, "%s/%s/v2.0", cu, tid);

@@ -597,7 +597,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     if (status < 0) {
         char d[160];
-        snprintf(d, sizeof d, "connect to %s:%d: %s", c->host, c->port, /* lint-ok: bounded */
+        snprintf(d, sizeof d, "connect to %.100s:%d: %s", c->host, c->port, /* lint-ok: bounded */
                  uv_strerror(status));
         finish(c, SG_EIO, d);
         return;
@@ -628,7 +628,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     if (status < 0 || !res) {
         char d[160];
-        snprintf(d, sizeof d, "resolve %s: %s", c->host, uv_strerror(status)); /* lint-ok */
+        snprintf(d, sizeof d, "resolve %.100s: %s", c->host, uv_strerror(status)); /* lint-ok */
         uv_freeaddrinfo(res);
         finish(c, SG_EIO, d);
         return;
@@ -791,7 +791,7 @@ int sg_wsclient_connect(uv_loop_t *loop, const sg_wsclient_opts *o, const sg_wsc
     int r = uv_getaddrinfo(loop, &c->gai, on_resolved, c->host, portstr, &hints);
     if (r < 0) {
         /* report asynchronously through on_close like any other network failure */
-        snprintf(c->detail, sizeof c->detail, "resolve %s: %s", c->host, /* lint-ok */
+        snprintf(c->detail, sizeof c->detail, "resolve %.100s: %s", c->host, /* lint-ok */
                  uv_strerror(r));
         finish(c, SG_EIO, NULL);
     } else {

@@ -161,7 +161,7 @@ static void aud_hint(const json_t *aud, const char *host, const char *path, cons
         snprintf(expect, sizeof expect, "<scheme>://%.*s%s", (int)host_len(host), host, path);
     if (!a) {
         snprintf(f->hint, sizeof f->hint,
-                 "The token has no 'aud' claim. Set aud to %s (the port and, for REST, the query "
+                 "The token has no 'aud' claim. Set aud to %.400s (the port and, for REST, the query "
                  "string may be omitted).",
                  expect);
         return;
@@ -182,7 +182,7 @@ static void aud_hint(const json_t *aud, const char *host, const char *path, cons
         why = "it is a REST API token, not an app-server token";
     else if (ah[0] && strncasecmp(ah, host, host_len(host)) != 0 &&
              !(is_loopback(ah, strlen(ah)) && is_loopback(host, host_len(host)))) {
-        snprintf(tmp, sizeof tmp, "it was issued for host '%s' (the connection string's Endpoint)",
+        snprintf(tmp, sizeof tmp, "it was issued for host '%.200s' (the connection string's Endpoint)",
                  ah);
         why = tmp;
     } else if (ac->kind != SR_AUD_REST) {
@@ -200,8 +200,8 @@ static void aud_hint(const json_t *aud, const char *host, const char *path, cons
         why = tmp;
     }
     snprintf(f->hint, sizeof f->hint,
-             "The token audience '%.200s' does not match this request: %s. "
-             "Expected %s.",
+             "The token audience '%.200s' does not match this request: %.180s. "
+             "Expected %.180s.",
              a, why, expect);
 }
 
@@ -234,7 +234,7 @@ int sr_tempkey_mint(sg_signalr *s, const char *oid, const char *tid, const sr_te
     char rnd[64];
     if (sg_random_token(rnd, sizeof rnd, 12) != SG_OK)
         goto fail;
-    snprintf(k->kid, sizeof k->kid, "sigrid-tk-%s", rnd);
+    snprintf(k->kid, sizeof k->kid, "sigrid-tk-%.30s", rnd);
     unsigned char raw[32];
     if (sg_random_bytes(raw, sizeof raw) != SG_OK)
         goto fail;
