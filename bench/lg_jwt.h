@@ -15,16 +15,24 @@
 
 /* Writes header.payload.signature into out. `extra` is appended inside the claims object
  * (e.g. ",\"nameid\":\"u1\"" or ""). Returns the token length or -1 if out is too small. */
+/* Key id put in the header (--kid): a temporary key from /api/v1/auth/accessKey is found by
+ * it; NULL for the resource's access keys, which the service tries in turn. */
+static const char *lg_jwt_kid;
+
 static long lg_jwt_hs256(const char *key, const char *aud, const char *extra, long ttl_s, char *out,
                          size_t outlen)
 {
-    static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    char hdr[160];
+    if (sg_snprintf(hdr, sizeof(hdr), "{\"alg\":\"HS256\",\"typ\":\"JWT\"%s%.100s%s}",
+                    lg_jwt_kid ? ",\"kid\":\"" : "", lg_jwt_kid ? lg_jwt_kid : "",
+                    lg_jwt_kid ? "\"" : "") != 0)
+        return -1;
     char claims[1024];
     long now = (long)time(NULL);
     if (sg_snprintf(claims, sizeof(claims), "{\"aud\":\"%s\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld%s}", aud,
                     now, now - 5, now + ttl_s, extra ? extra : "") != 0)
         return -1;
-    long n = sg_b64url_encode(hdr, sizeof(hdr) - 1, out, outlen);
+    long n = sg_b64url_encode(hdr, strlen(hdr), out, outlen);
     if (n < 0 || (size_t)n + 2 >= outlen)
         return -1;
     out[n++] = '.';

@@ -1940,6 +1940,7 @@ static void usage(void)
             "usage: loadgen --mode fanout|conns|http --target sigrid|nchan|ws|socketio --port N [options]\n"
             "  --host ADDR            server address (127.0.0.1)\n"
             "  --key KEY              sigrid access key (HS256 tokens are minted with it)\n"
+            "  --kid KID              key id for the token header (a temporary key's KeyId)\n"
             "  --conn-str STR         sigrid connection string (Endpoint=..;AccessKey=..;Port=..)\n"
             "  --endpoint URL         audience base for tokens (http://HOST)\n"
             "  --hub NAME             hub (bench)          --method NAME  target (m)\n"
@@ -2066,7 +2067,7 @@ int main(int argc, char **argv)
         {"duration", 1, 0, 'd'}, {"settle", 1, 0, 'S'},   {"timeout", 1, 0, 'T'},     {"concurrency", 1, 0, 'K'},
         {"steps", 1, 0, 'x'},    {"procs", 1, 0, 'j'},    {"src-ips", 1, 0, 'i'},     {"server-pid", 1, 0, 'r'},
         {"path", 1, 0, 'a'},     {"label", 1, 0, 'l'},    {"verbose", 0, 0, 'v'},     {"help", 0, 0, '?'},
-        {0, 0, 0, 0}};
+        {"kid", 1, 0, 'I'},      {0, 0, 0, 0}};
     int ch, bad = 0;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         long v = 0;
@@ -2096,6 +2097,7 @@ int main(int argc, char **argv)
         case 'H': o->host = optarg; break;
         case 'p': bad |= parse_long(optarg, &v) != 0; o->port = (int)v; break;
         case 'k': o->key = optarg; break;
+        case 'I': lg_jwt_kid = optarg; break;
         case 'C': bad |= parse_conn_str(optarg, o) != 0; break;
         case 'E': o->endpoint = optarg; break;
         case 'h': o->hub = optarg; break;

@@ -191,7 +191,9 @@ const cpuCell = (r) =>
     sigConn = r.connects_per_s;
     p(`| sigrid, access-key token | ${num(r.connects_per_s)}${problems(r)} | ${fmtUs(r.connect_p50_us)} | ${fmtUs(r.connect_p99_us)} | ${cpuCell(r)} |`);
   } else p(`| sigrid, access-key token | ${why('sigrid', 'conns')} | | | | |`);
-  p(`| sigrid, Entra token | ${why('sigrid-entra', 'conns')} | | | | |`);
+  const e = find('sigrid-entra', 'conns', (x) => x.step === 0);
+  if (e) p(`| sigrid, Entra (temporary-key token) | ${num(e.connects_per_s)}${problems(e)} | ${fmtUs(e.connect_p50_us)} | ${fmtUs(e.connect_p99_us)} | ${cpuCell(e)} |`);
+  else p(`| sigrid, Entra (temporary-key token) | ${why('sigrid-entra', 'conns')} | | | | |`);
   for (const s of PEERS) {
     const q = find(s, 'conns', (x) => x.step === 0);
     if (q) p(`| ${NAMES[s]} (WebSocket upgrade only) | ${num(q.connects_per_s)}${problems(q)} | ${fmtUs(q.connect_p50_us)} | ${fmtUs(q.connect_p99_us)} | ${cpuCell(q)} |`);
