@@ -694,9 +694,22 @@ void sr_auth_respond(sg_signalr *s, sg_http_req *r, const sr_auth_ctx *ac, const
     free(body); /* lint-ok: json_dumps memory (jansson uses malloc) */
 }
 
+int sr_tempkey_for_entra(sg_signalr *s, const char *token, size_t len, const sr_tempkey **out,
+                         sr_auth_fail *f)
+{
+    sr_auth_ctx ac = {SR_AUD_REST, NULL, SR_ACTION_ACCESS_KEY};
+    sr_principal p;
+    int rc = sr_auth_entra_token(s, token, len, &ac, &p, f);
+    if (rc != SG_OK)
+        return rc;
+    rc = sr_tempkey_mint(s, p.oid, p.tid, out);
+    sr_principal_clear(&p);
+    return rc;
+}
+
 void sr_auth_access_key_endpoint(sg_signalr *s, sg_http_req *r)
 {
-    sr_auth_ctx ac = {SR_AUD_REST, NULL, "Microsoft.SignalRService/SignalR/auth/accessKey/action"};
+    sr_auth_ctx ac = {SR_AUD_REST, NULL, SR_ACTION_ACCESS_KEY};
     sr_auth_fail f;
     memset(&f, 0, sizeof f);
     if (r->method != SG_HTTP_GET && r->method != SG_HTTP_POST) {
@@ -725,16 +738,13 @@ void sr_auth_access_key_endpoint(sg_signalr *s, sg_http_req *r)
         sg_free(owned);
         return;
     }
-    sr_principal p;
-    int rc = sr_auth_entra_token(s, tok, len, &ac, &p, &f);
+    const sr_tempkey *k = NULL;
+    int rc = sr_tempkey_for_entra(s, tok, len, &k, &f);
     sg_free(owned);
-    if (rc != SG_OK) {
+    if (rc == SG_EAUTH || rc == SG_EPERM) {
         sr_auth_respond(s, r, &ac, &f);
         return;
     }
-    const sr_tempkey *k = NULL;
-    rc = sr_tempkey_mint(s, p.oid, p.tid, &k);
-    sr_principal_clear(&p);
     if (rc != SG_OK) {
         sr_respond_error(r, rc == SG_ELIMIT ? 429 : 500, "TemporaryKeyUnavailable",
                          "No temporary key could be issued right now.", NULL);

@@ -58,6 +58,14 @@ void sr_tempkeys_free(sg_signalr *s);
 /* Entra path alone (RS256 token -> principal, RBAC for ac->action). */
 int sr_auth_entra_token(sg_signalr *s, const char *token, size_t len, const sr_auth_ctx *ac,
                         sr_principal *p, sr_auth_fail *f);
+/* The dataAction a temporary key needs, and the one place that grants one: an Entra token
+ * whose principal holds SR_ACTION_ACCESS_KEY on this resource gets a key minted for it
+ * (GET /api/v1/auth/accessKey and the service protocol's AccessKeyRequest). SG_OK with *out;
+ * SG_EAUTH / SG_EPERM with *f filled (token refused / role missing); other errors when no key
+ * could be minted (SG_ELIMIT: too many live keys). */
+#define SR_ACTION_ACCESS_KEY "Microsoft.SignalRService/SignalR/auth/accessKey/action"
+int sr_tempkey_for_entra(sg_signalr *s, const char *token, size_t len, const sr_tempkey **out,
+                         sr_auth_fail *f);
 
 /* What the request is, for audience and authorization. */
 struct sr_auth_ctx {

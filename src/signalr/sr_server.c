@@ -636,30 +636,23 @@ static void on_message(sr_sconn *sc, const sg_svc_msg *m)
  * (29): [kid, key] or [nil, nil, errorType, errorMessage] where the message says why. */
 static void sc_access_key(sr_sconn *sc, const sg_svc_msg *m)
 {
-    sr_auth_ctx ac = {SR_AUD_SERVER, NULL,
-                      "Microsoft.SignalRService/SignalR/auth/accessKey/action"};
     sr_auth_fail f;
-    sr_principal p;
     sg_svc_msg r;
     char msg[sizeof f.message + sizeof f.hint + 4];
     memset(&f, 0, sizeof f);
     sg_svc_msg_init(&r);
     r.type = SG_SVC_ACCESS_KEY_RESPONSE;
     const char *tok = m->token ? m->token : "";
-    int rc = sr_auth_entra_token(sc->s, tok, strlen(tok), &ac, &p, &f);
+    const sr_tempkey *k = NULL;
+    int rc = sr_tempkey_for_entra(sc->s, tok, strlen(tok), &k, &f);
     if (rc == SG_OK) {
-        const sr_tempkey *k = NULL;
-        rc = sr_tempkey_mint(sc->s, p.oid, p.tid, &k);
-        sr_principal_clear(&p);
-        if (rc == SG_OK) {
-            r.kid = k->kid;
-            r.access_key = k->key;
-            sc_send(sc, &r);
-            return;
-        }
-        snprintf(f.message, sizeof f.message, "No temporary key could be issued right now.");
-        f.hint[0] = 0;
+        r.kid = k->kid;
+        r.access_key = k->key;
+        sc_send(sc, &r);
+        return;
     }
+    if (rc != SG_EAUTH && rc != SG_EPERM)
+        snprintf(f.message, sizeof f.message, "No temporary key could be issued right now.");
     snprintf(msg, sizeof msg, "%s%s%s", f.message, f.hint[0] ? " " : "", f.hint);
     r.error_type = f.status == 403 ? "AzureSignalRAccessTokenNotAuthorizedException"
                                    : "UnauthorizedAccessException";
