@@ -369,6 +369,22 @@ int sg_cliarm_list_print(const sg_cli_ctx *ctx, const char *path, sg_cliarm_view
     return rc;
 }
 
+int sg_cliarm_list_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *summary,
+                       const char *type, sg_cliarm_view_fn view)
+{
+    sg_cli_flag f[] = {SG_CLIARM_F_RG_ALL, SG_CLIARM_F_SUB, {0}};
+    char path[SG_CLI_PATH_MAX];
+    int rc = sg_cli_parse(ctx, argc, argv, f, summary, NULL);
+    if (rc != SG_CLI_RUN)
+        goto done;
+    rc = sg_cliarm_flags_list_path(ctx, f, type, path, sizeof path);
+    if (rc == 0)
+        rc = sg_cliarm_list_print(ctx, path, view, NULL, NULL);
+done:
+    sg_cli_flags_free(f);
+    return rc;
+}
+
 /* ---- vm / functionapp ------------------------------------------------------------------------ */
 
 /* vm and functionapp have always said "the server's default subscription" */

@@ -130,6 +130,11 @@ int sg_cliarm_delete_print(const sg_cli_ctx *ctx, const char *path, sg_cliarm_vi
 int sg_cliarm_list_print(const sg_cli_ctx *ctx, const char *path, sg_cliarm_view_fn view,
                          int (*keep)(const json_t *item, const void *arg), const void *arg);
 
+/* A whole `list` verb for resources of ARM `type`: flags [-g RG] [-s SUB], then
+ * sg_cliarm_list_print of the resource group (or the subscription) with view(). */
+int sg_cliarm_list_cmd(int argc, char **argv, const sg_cli_ctx *ctx, const char *summary,
+                       const char *type, sg_cliarm_view_fn view);
+
 /* The `vm|functionapp` command groups share everything but the resource type. */
 int sg_cliarm_compute_group(int argc, char **argv, const sg_cli_ctx *ctx, int app);
 

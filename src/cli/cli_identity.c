@@ -47,17 +47,7 @@ static int id_delete(int argc, char **argv, const sg_cli_ctx *ctx)
 
 static int id_list(int argc, char **argv, const sg_cli_ctx *ctx)
 {
-    sg_cli_flag f[] = {SG_CLIARM_F_RG_ALL, SG_CLIARM_F_SUB, {0}};
-    char path[SG_CLI_PATH_MAX];
-    int rc = sg_cli_parse(ctx, argc, argv, f, "List user-assigned managed identities.", NULL);
-    if (rc != SG_CLI_RUN)
-        goto done;
-    rc = sg_cliarm_flags_list_path(ctx, f, SG_ARM_UAMI, path, sizeof path);
-    if (rc == 0)
-        rc = sg_cliarm_list_print(ctx, path, sg_cliarm_uami_view, NULL, NULL);
-done:
-    sg_cli_flags_free(f);
-    return rc;
+    return sg_cliarm_list_cmd(argc, argv, ctx, "List user-assigned managed identities.", SG_ARM_UAMI, sg_cliarm_uami_view);
 }
 
 static const sg_cli_verb identity_verbs[] = {
