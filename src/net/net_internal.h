@@ -28,7 +28,9 @@ typedef struct sg__netctx {
     uint32_t nreads;    /* reads so far; held streams leave at the first check after a read */
     uint32_t held_reads;
     uint32_t flushed_last, flushed_now; /* streams written in the previous / this check */
-    int in_check;
+    uint32_t qmax_now;  /* most frames one push stream carried in this check's flushes */
+    uint32_t batch_hi;  /* recent fan-out batch size (frames per push-stream flush) */
+    int in_check;       /* 1 in the check phase, 2 in the hold timer's flush, else 0 */
     sg_stream *all;     /* every stream (doubly linked) */
     size_t nstreams;
     char *rbuf;   /* shared read buffer, allocated on first read */

@@ -186,6 +186,34 @@ static inline void cli_resp_free(cli_resp *r)
     r->body = NULL;
 }
 
+/* WebSocket upgrade of a fresh connection ("GET /ws", fixed key; `extra` bytes are sent right
+ * after the request, pipelined); checks the 101 and Sec-WebSocket-Accept. Returns the fd or -1. */
+static inline int cli_ws_open(int port, const void *extra, size_t n)
+{
+    static const char up[] = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                             "Connection: keep-alive, Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n";
+    if (n > 512)
+        return -1;
+    int fd = cli_connect(port);
+    if (fd < 0)
+        return -1;
+    char req[1024];
+    memcpy(req, up, sizeof up - 1);
+    memcpy(req + sizeof up - 1, extra, n);
+    cli_send(fd, req, sizeof up - 1 + n);
+    cli_resp r;
+    if (cli_read_resp(fd, &r, 1) != 0 || r.status != 101 ||
+        !strstr(r.head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")) {
+        cli_resp_free(&r);
+        close(fd);
+        return -1;
+    }
+    cli_resp_free(&r);
+    return fd;
+}
+
 /* 1 if the peer closed (EOF or reset) within ms. */
 static inline int cli_wait_closed(int fd, int ms)
 {

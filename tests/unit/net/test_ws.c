@@ -88,29 +88,9 @@ static int teardown(void **st)
     return rc;
 }
 
-static const char UPGRADE[] = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                              "Connection: keep-alive, Upgrade\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n";
-
 static int ws_open(const void *extra, size_t n)
 {
-    int fd = cli_connect(g_srv.port);
-    if (fd < 0)
-        return -1;
-    char req[1024];
-    memcpy(req, UPGRADE, sizeof UPGRADE - 1);
-    memcpy(req + sizeof UPGRADE - 1, extra, n);
-    cli_send(fd, req, sizeof UPGRADE - 1 + n);
-    cli_resp r;
-    if (cli_read_resp(fd, &r, 1) != 0 || r.status != 101 ||
-        !strstr(r.head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n")) {
-        cli_resp_free(&r);
-        close(fd);
-        return -1;
-    }
-    cli_resp_free(&r);
-    return fd;
+    return cli_ws_open(g_srv.port, extra, n);
 }
 
 static void ws_send_frame(int fd, int fin, int op, const void *p, size_t n)
