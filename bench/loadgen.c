@@ -12,6 +12,9 @@
  *            timestamp the publisher embedded in the payload ("lgts" + 16 hex digits of
  *            CLOCK_MONOTONIC ns). In flight = published x subscribers - delivered, so the
  *            publisher can never run ahead of the deliveries (no unbounded queues).
+ *            deliveries_per_read = deliveries / subscriber read() calls that brought data:
+ *            ~1 when a server's messages arrive one TCP segment at a time, more when they
+ *            arrive coalesced (one writev per connection and turn, or Nagle).
  *   conns    opens connections in steps (--steps 10000,19000) spread over --procs processes
  *            and loopback source addresses; per step prints connects/s, connect latency and,
  *            with --server-pid, the server's RSS growth per open idle connection.
@@ -174,6 +177,9 @@ static struct {
     long subs_live;
     uint64_t published, expected, deliveries;
     uint64_t m_published, m_deliveries, m_responses;
+    uint64_t sub_reads, m_sub_reads; /* read() calls on subscriber sockets that brought data */
+    uint64_t tick_deliveries, tick_reads, tick_ns, t_pub; /* --verbose: per-second lines */
+    double tick_cpu;
     uint64_t responses, bad_status, unknown_msgs;
     uint64_t last_deliveries, stall_since;
     uint64_t stalls;
@@ -1326,6 +1332,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     G.now_ns = now_ns();
+    if (c->role == R_SUB)
+        G.sub_reads++; /* libuv: one read() per callback with data */
     const char *p = buf->base;
     size_t n = (size_t)nread;
     if (c->pending.len) {
@@ -1544,6 +1552,7 @@ static void fanout_report(void)
     G.measuring = 0;
     G.publishing = 0;
     uint64_t del = G.deliveries - G.m_deliveries;
+    uint64_t reads = G.sub_reads - G.m_sub_reads;
     sg_buf b;
     sg_buf_init(&b, 0);
     json_common(&b, "fanout");
@@ -1553,7 +1562,7 @@ static void fanout_report(void)
                    "\"deliveries_per_s\":%.0f,\"lat_p50_us\":%llu,\"lat_p99_us\":%llu,\"lat_max_us\":%llu,"
                    "\"server_cpu\":%.3f,\"loadgen_cpu\":%.3f,\"errors\":%llu,\"bad_status\":%llu,"
                    "\"unknown_msgs\":%llu,\"stalls\":%llu,\"pings\":%llu,\"subs_live\":%ld,"
-                   "\"other_cpu\":%.3f}\n",
+                   "\"other_cpu\":%.3f,\"sub_reads\":%llu,\"deliveries_per_read\":%.2f}\n",
                    G.o.conns, G.opened, G.o.size, G.o.window,
                    G.o.publish == P_REST     ? "rest"
                    : G.o.publish == P_CLIENT ? "client"
@@ -1566,7 +1575,8 @@ static void fanout_report(void)
                    scpu >= 0 && dur > 0 ? scpu / dur : -1, dur > 0 ? lcpu / dur : 0, (unsigned long long)G.errors,
                    (unsigned long long)G.bad_status, (unsigned long long)G.unknown_msgs,
                    (unsigned long long)G.stalls, (unsigned long long)G.pings, G.subs_live,
-                   dur > 0 && scpu >= 0 ? (mcpu - scpu - lcpu) / dur : -1);
+                   dur > 0 && scpu >= 0 ? (mcpu - scpu - lcpu) / dur : -1, (unsigned long long)reads,
+                   reads ? (double)del / (double)reads : 0);
     fwrite(b.data, 1, b.len, stdout);
     sg_buf_free(&b);
     finish(G.errors || G.bad_status || del == 0 ? 1 : 0);
@@ -1585,6 +1595,7 @@ static void on_warmup_end(uv_timer_t *t)
     G.t_measure = now_ns();
     G.m_deliveries = G.deliveries; /* baseline (published/m_published swap below) */
     G.m_published = G.published;
+    G.m_sub_reads = G.sub_reads;
     G.lg_cpu0 = self_cpu_s();
     G.srv_cpu0 = G.o.nserver_pids ? proc_cpu_s() : 0;
     G.mach_cpu0 = machine_busy_s();
@@ -1596,6 +1607,7 @@ static void on_publish_start(uv_timer_t *t)
 {
     (void)t;
     G.publishing = 1;
+    G.t_pub = now_ns();
     G.last_deliveries = G.deliveries;
     G.stall_since = now_ns();
     pubs_start();
@@ -1608,6 +1620,24 @@ static void on_tick(uv_timer_t *t)
     (void)t;
     if (!G.publishing)
         return;
+    if (G.o.verbose) {
+        /* one line per second: deliveries/s and deliveries per read, to see a server change pace */
+        uint64_t tn = now_ns();
+        double cpu = self_cpu_s();
+        if (G.tick_ns && tn - G.tick_ns >= 1000000000ull) {
+            uint64_t d = G.deliveries - G.tick_deliveries, r = G.sub_reads - G.tick_reads;
+            double dt = (double)(tn - G.tick_ns) / 1e9;
+            fprintf(stderr, "loadgen: t=%.1f s deliveries/s=%.0f deliveries_per_read=%.2f loadgen_cpu=%.2f\n",
+                    (double)(tn - G.t_pub) / 1e9, (double)d / dt, r ? (double)d / (double)r : 0,
+                    (cpu - G.tick_cpu) / dt);
+        }
+        if (G.tick_ns == 0 || tn - G.tick_ns >= 1000000000ull) {
+            G.tick_ns = tn;
+            G.tick_cpu = cpu;
+            G.tick_deliveries = G.deliveries;
+            G.tick_reads = G.sub_reads;
+        }
+    }
     if (G.deliveries != G.last_deliveries) {
         G.last_deliveries = G.deliveries;
         G.stall_since = now_ns();
@@ -1954,7 +1984,8 @@ static void usage(void)
             "  --procs P              conns mode: processes (1)   --src-ips K  127.0.0.1..K as sources\n"
             "  --server-pid P[,P]     server pids (and their children) for CPU and RSS\n"
             "  --path PATH            http mode: GET path; peers: subscribe path\n"
-            "  --label TEXT           copied into the JSON output\n");
+            "  --label TEXT           copied into the JSON output\n"
+            "  --verbose              every error; fanout: deliveries/s and deliveries per read each second\n");
 }
 
 static int parse_long(const char *s, long *out)
