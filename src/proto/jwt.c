@@ -328,6 +328,36 @@ static int b64url_chars(const char *p, size_t n)
     return 1;
 }
 
+/* The signed part (header.payload) and the decoded signature of a token whose structure
+ * parse_token accepted (three base64url parts). */
+static int split_sig(const char *token, size_t len, parts *pt, sg_jwt_error *err)
+{
+    const char *d2 = NULL;
+    for (size_t i = len; i > 0; i--) {
+        if (token[i - 1] == '.') {
+            d2 = token + i - 1;
+            break;
+        }
+    }
+    if (!d2 || d2 == token || !memchr(token, '.', (size_t)(d2 - token)))
+        return jfail(err, SG_JWT_MALFORMED, "token is not three dot-separated parts");
+    size_t sl = len - (size_t)(d2 + 1 - token);
+    pt->tok = token;
+    pt->signed_len = (size_t)(d2 - token);
+    pt->sig = d2 + 1;
+    pt->sig_len = sl;
+    pt->sigbin_len = 0;
+    if (sl > 0) {
+        if (SG_B64_DEC_LEN(sl) > sizeof(pt->sigbin))
+            return jfail(err, SG_JWT_MALFORMED, "signature too long");
+        long dl = sg_b64url_decode(d2 + 1, sl, pt->sigbin, sizeof(pt->sigbin));
+        if (dl < 0)
+            return jfail(err, SG_JWT_MALFORMED, "signature is not base64url");
+        pt->sigbin_len = (size_t)dl;
+    }
+    return SG_OK;
+}
+
 static int parse_token(const char *token, size_t len, size_t max_len, sg_jwt *out, parts *pt,
                        sg_jwt_error *err)
 {
@@ -356,22 +386,10 @@ static int parse_token(const char *token, size_t len, size_t max_len, sg_jwt *ou
         return jfail(err, SG_JWT_MALFORMED, "token payload is not a base64url JSON object");
     }
     if (pt) {
-        pt->tok = token;
-        pt->signed_len = (size_t)(d2 - token);
-        pt->sig = d2 + 1;
-        pt->sig_len = sl;
-        pt->sigbin_len = 0;
-        if (sl > 0) {
-            if (SG_B64_DEC_LEN(sl) > sizeof(pt->sigbin)) {
-                sg_jwt_clear(out);
-                return jfail(err, SG_JWT_MALFORMED, "signature too long");
-            }
-            long dl = sg_b64url_decode(d2 + 1, sl, pt->sigbin, sizeof(pt->sigbin));
-            if (dl < 0) {
-                sg_jwt_clear(out);
-                return jfail(err, SG_JWT_MALFORMED, "signature is not base64url");
-            }
-            pt->sigbin_len = (size_t)dl;
+        int rc = split_sig(token, len, pt, err);
+        if (rc) {
+            sg_jwt_clear(out);
+            return rc;
         }
     }
     return SG_OK;
@@ -405,18 +423,16 @@ static int check_alg(sg_jwt *t, unsigned allowed, sg_jwt_error *err)
 
 /* ---------------------------------------------------------------- HMAC verify */
 
-int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size_t nkeys,
-                     const sg_jwt_verify_opts *opts, sg_jwt *out, sg_jwt_error *err)
+/* alg and signature of a parsed token (out) against keys; out->key_index on success. Leaves
+ * out as it is on failure. */
+static int hs_check(sg_jwt *out, const parts *pt, const sg_jwt_key *keys, size_t nkeys,
+                    const sg_jwt_verify_opts *opts, sg_jwt_error *err)
 {
-    parts pt;
     unsigned allowed =
         opts && (opts->algs & SG_JWT_HS_ANY) ? (opts->algs & SG_JWT_HS_ANY) : SG_JWT_HS_ANY;
-    int rc = parse_token(token, len, opts ? opts->max_len : 0, out, &pt, err);
+    int rc = check_alg(out, allowed, err);
     if (rc)
         return rc;
-    rc = check_alg(out, allowed, err);
-    if (rc)
-        goto fail;
     const EVP_MD *md = hs_md(out->alg);
     unsigned char mac[EVP_MAX_MD_SIZE];
     int matched = -1;
@@ -424,27 +440,50 @@ int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size
         unsigned int ml = 0;
         if (!keys[i].key || keys[i].len == 0 || keys[i].len > INT32_MAX)
             continue;
-        if (!md || !hs_mac(out->alg, keys[i].key, keys[i].len, pt.tok, pt.signed_len, mac, &ml)) {
-            rc = jfail(err, SG_JWT_BAD_SIGNATURE, "HMAC computation failed");
-            rc = SG_EINTERNAL;
-            goto fail;
+        if (!md || !hs_mac(out->alg, keys[i].key, keys[i].len, pt->tok, pt->signed_len, mac, &ml)) {
+            jfail(err, SG_JWT_BAD_SIGNATURE, "HMAC computation failed");
+            return SG_EINTERNAL;
         }
         /* constant-time; every key is tried so timing does not reveal which one matched */
-        if (matched < 0 && pt.sigbin_len == ml && CRYPTO_memcmp(mac, pt.sigbin, ml) == 0)
+        if (matched < 0 && pt->sigbin_len == ml && CRYPTO_memcmp(mac, pt->sigbin, ml) == 0)
             matched = (int)i;
     }
     OPENSSL_cleanse(mac, sizeof(mac));
-    if (matched < 0) {
-        rc = jfail(err, SG_JWT_BAD_SIGNATURE, "signature verification failed (%zu candidate key%s)",
-                   nkeys, nkeys == 1 ? "" : "s");
-        goto fail;
-    }
+    if (matched < 0)
+        return jfail(err, SG_JWT_BAD_SIGNATURE, "signature verification failed (%zu candidate key%s)",
+                     nkeys, nkeys == 1 ? "" : "s");
     out->key_index = (size_t)matched;
     jok(err);
     return SG_OK;
-fail:
-    sg_jwt_clear(out);
+}
+
+int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size_t nkeys,
+                     const sg_jwt_verify_opts *opts, sg_jwt *out, sg_jwt_error *err)
+{
+    parts pt;
+    int rc = parse_token(token, len, opts ? opts->max_len : 0, out, &pt, err);
+    if (rc)
+        return rc;
+    rc = hs_check(out, &pt, keys, nkeys, opts, err);
+    if (rc)
+        sg_jwt_clear(out);
     return rc;
+}
+
+int sg_jwt_verify_hs_decoded(const char *token, size_t len, sg_jwt *t, const sg_jwt_key *keys,
+                             size_t nkeys, const sg_jwt_verify_opts *opts, sg_jwt_error *err)
+{
+    if (!token || !t || !json_is_object(t->header) || !json_is_object(t->payload))
+        return jfail(err, SG_JWT_MALFORMED, "no decoded token");
+    size_t max_len = opts && opts->max_len ? opts->max_len : SG_JWT_MAX_LEN;
+    if (len > max_len)
+        return jfail(err, SG_JWT_TOO_LONG, "token is %zu characters, the limit is %zu", len,
+                     max_len);
+    parts pt;
+    int rc = split_sig(token, len, &pt, err);
+    if (rc)
+        return rc;
+    return hs_check(t, &pt, keys, nkeys, opts, err);
 }
 
 /* ---------------------------------------------------------------- RSA keys */

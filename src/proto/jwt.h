@@ -102,6 +102,13 @@ int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size
 int sg_jwt_decode_unverified(const char *token, size_t len, size_t max_len, sg_jwt *out,
                              sg_jwt_error *err);
 
+/* Signature step of sg_jwt_verify_hs for a token already parsed by sg_jwt_decode_unverified
+ * (t, from the SAME token bytes): the JSON is not parsed again. Checks the length cap, t's alg
+ * against opts->algs and the signature against keys[0..nkeys) as sg_jwt_verify_hs does; on
+ * SG_OK sets t->alg and t->key_index. On failure t is left as it was (caller sg_jwt_clear). */
+int sg_jwt_verify_hs_decoded(const char *token, size_t len, sg_jwt *t, const sg_jwt_key *keys,
+                             size_t nkeys, const sg_jwt_verify_opts *opts, sg_jwt_error *err);
+
 /* ---- RSA (RS256) ---- */
 
 typedef struct sg_jwt_rsa sg_jwt_rsa; /* private key + kid (+ optional certificate) */

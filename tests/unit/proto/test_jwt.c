@@ -400,12 +400,48 @@ static void test_rs256(void **st)
     sg_jwt_rsa_free(k);
 }
 
+/* sg_jwt_verify_hs_decoded: one parse (decode_unverified), then the signature step alone */
+static void test_hs_decoded(void **st)
+{
+    (void)st;
+    char *t = make_hs(SG_JWT_HS512, KEY2,
+                      json_pack("{s:s,s:i,s:s}", "aud", AUD, "exp", NOW + 60, "nameid", "u1"));
+    sg_jwt_key keys[] = {{KEY1, strlen(KEY1)}, {KEY2, strlen(KEY2)}};
+    sg_jwt j;
+    sg_jwt_error e;
+    assert_int_equal(sg_jwt_decode_unverified(t, strlen(t), 0, &j, &e), SG_OK);
+    json_t *payload = j.payload;
+    assert_int_equal(sg_jwt_verify_hs_decoded(t, strlen(t), &j, keys, 2, NULL, &e), SG_OK);
+    assert_int_equal(e.status, SG_JWT_OK);
+    assert_int_equal(j.alg, SG_JWT_HS512);
+    assert_int_equal(j.key_index, 1);
+    assert_ptr_equal(j.payload, payload); /* not parsed again */
+    /* wrong key: bad signature, the decoded token is left to the caller */
+    assert_int_equal(sg_jwt_verify_hs_decoded(t, strlen(t), &j, keys, 1, NULL, &e), SG_EAUTH);
+    assert_int_equal(e.status, SG_JWT_BAD_SIGNATURE);
+    assert_ptr_equal(j.payload, payload);
+    /* alg pinned to HS256 refuses it */
+    sg_jwt_verify_opts vo = {.algs = SG_JWT_HS256};
+    assert_int_equal(sg_jwt_verify_hs_decoded(t, strlen(t), &j, keys, 2, &vo, &e), SG_EAUTH);
+    assert_int_equal(e.status, SG_JWT_BAD_ALG);
+    /* tampered signature / length cap / no decoded token */
+    size_t n = strlen(t);
+    t[n - 2] = t[n - 2] == 'A' ? 'B' : 'A';
+    assert_int_equal(sg_jwt_verify_hs_decoded(t, n, &j, keys, 2, NULL, &e), SG_EAUTH);
+    vo = (sg_jwt_verify_opts){.max_len = 10};
+    assert_int_equal(sg_jwt_verify_hs_decoded(t, n, &j, keys, 2, &vo, &e), SG_ETOOBIG);
+    sg_jwt_clear(&j);
+    assert_int_equal(sg_jwt_verify_hs_decoded(t, n, &j, keys, 2, NULL, &e), SG_EINVAL);
+    assert_int_equal(sg_jwt_verify_hs_decoded("a.b", 3, &j, keys, 2, NULL, &e), SG_EINVAL);
+    sg_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hs_roundtrip), cmocka_unit_test(test_hs_negatives),
         cmocka_unit_test(test_validate),     cmocka_unit_test(test_audience_rules),
-        cmocka_unit_test(test_rs256),
+        cmocka_unit_test(test_rs256),        cmocka_unit_test(test_hs_decoded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
