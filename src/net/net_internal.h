@@ -27,6 +27,7 @@ typedef struct sg__netctx {
     uint32_t turn;      /* check phases run so far */
     uint32_t nreads;    /* reads so far; held streams leave at the first check after a read */
     uint32_t held_reads;
+    int hold_episode;     /* a hold episode is running (its HOLD_MS timer bounds it) */
     uint32_t flushed_last, flushed_now; /* streams written in the previous / this check */
     uint32_t qmax_now;  /* most frames one push stream carried in this check's flushes */
     uint32_t batch_hi;  /* recent fan-out batch size (frames per push-stream flush) */

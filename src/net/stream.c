@@ -28,8 +28,9 @@
  * Each writev costs ~4-5 us of kernel time on loopback and each extra frame in it ~10 ns, and
  * with a bounded number of messages in flight the publishers' messages otherwise settle into
  * two interleaved, half-sized batches (one arrives while the other is being written). A full
- * batch is never held, so a steady stream of full batches pays no extra latency; a held stream
- * waits at most HOLD_MS, and never twice in a row. */
+ * batch is never held, so a steady stream of full batches pays no extra latency. A stream
+ * released by a read that brought only part of the batch may be held again; one hold episode
+ * (from the first hold until nothing is held) is bounded by the HOLD_MS timer. */
 #define HOLD_MIN_STREAMS 256
 #define HOLD_MAX_BYTES (64 * 1024)
 #define HOLD_MS 1
@@ -51,7 +52,7 @@ enum {
     F_TLS_SHUT = 1 << 12,
     F_WANT_DRAIN = 1 << 13, /* run on_defer once queued bytes fall to DRAIN_LOW */
     F_HELD = 1 << 14,       /* on ctx->held: flushed by the next check phase */
-    F_WASHELD = 1 << 15,    /* held in the previous turn: flush now */
+    F_WASHELD = 1 << 15,    /* released from hold in this check */
     F_COALESCE = 1 << 16,   /* push-only stream (WebSocket, SSE): may be held one turn */
 };
 
@@ -191,12 +192,13 @@ static void on_prepare(uv_prepare_t *h)
 
 static void stream_mark(sg_stream *s);
 
+/* Marks every held stream for flushing (F_WASHELD). The episode's timer keeps running: a
+ * stream whose batch is still small may be held again in the same check (see stream_process);
+ * on_check ends the episode when nothing was held again. */
 static void held_release(sg__netctx *ctx)
 {
     sg_stream *s = ctx->held;
     ctx->held = NULL;
-    if (!uv_is_closing((uv_handle_t *)&ctx->hold))
-        uv_timer_stop(&ctx->hold);
     while (s) {
         sg_stream *n = s->pnext;
         s->pnext = NULL;
@@ -210,6 +212,7 @@ static void on_hold_timer(uv_timer_t *t)
 {
     sg__netctx *ctx = t->data;
     held_release(ctx);
+    ctx->hold_episode = 0;
     ctx->in_check = 2; /* counted as written in this turn (they stay hot), never held */
     ctx_run_pending(ctx);
     ctx->in_check = 0;
@@ -232,6 +235,11 @@ static void on_check(uv_check_t *h)
     ctx->in_check = 1;
     ctx_run_pending(ctx);
     ctx->in_check = 0;
+    if (!ctx->held && ctx->hold_episode) { /* the episode is over */
+        ctx->hold_episode = 0;
+        if (!uv_is_closing((uv_handle_t *)&ctx->hold))
+            uv_timer_stop(&ctx->hold);
+    }
 }
 
 static void stream_mark(sg_stream *s)
@@ -833,17 +841,23 @@ static void stream_process(sg_stream *s)
         return;
     }
     sg__netctx *ctx = s->ctx;
-    if (s->flags & F_WASHELD) {
-        s->flags &= ~(uint32_t)F_WASHELD;
-    } else if ((s->flags & F_COALESCE) && ctx->in_check == 1 && ctx->flushed_last >= HOLD_MIN_STREAMS &&
-               s->last_turn == ctx->turn - 1 && !s->wreq && !s->tls && s->q.count &&
-               (uint64_t)s->q.count * 4 < (uint64_t)ctx->batch_hi * 3 && s->q.bytes < HOLD_MAX_BYTES) {
+    int was_held = (s->flags & F_WASHELD) != 0;
+    s->flags &= ~(uint32_t)F_WASHELD;
+    if ((s->flags & F_COALESCE) && ctx->in_check == 1 && !s->wreq && !s->tls && s->q.count &&
+        (uint64_t)s->q.count * 4 < (uint64_t)ctx->batch_hi * 3 && s->q.bytes < HOLD_MAX_BYTES &&
+        (was_held ? ctx->hold_episode != 0
+                  : ctx->flushed_last >= HOLD_MIN_STREAMS && s->last_turn == ctx->turn - 1)) {
+        /* hot and below the usual batch: wait for the input that completes it (a stream
+         * released by a read that brought only part of it is held again, within the episode) */
         s->flags |= F_HELD;
         s->pnext = ctx->held;
         if (!ctx->held) {
             ctx->held_reads = ctx->nreads;
-            uv_update_time(ctx->loop); /* the loop's clock is as old as this turn */
-            uv_timer_start(&ctx->hold, on_hold_timer, HOLD_MS, 0);
+            if (!ctx->hold_episode) {
+                ctx->hold_episode = 1;
+                uv_update_time(ctx->loop); /* the loop's clock is as old as this turn */
+                uv_timer_start(&ctx->hold, on_hold_timer, HOLD_MS, 0);
+            }
         }
         ctx->held = s;
         return;
