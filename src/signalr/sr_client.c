@@ -8,6 +8,7 @@
 #include "proto/handshake.h"
 #include "proto/hubmsg.h"
 #include "sg_alloc.h"
+#include "sg_b64.h"
 #include "sg_err.h"
 #include "sg_id.h"
 #include "sg_log.h"
@@ -15,6 +16,7 @@
 #include "sg_time.h"
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -766,23 +768,26 @@ static void negotiate(sg_signalr *s, sg_http_req *r, const char *hubkey, sr_prin
         if (!c->uid)
             goto oom_c;
     }
-    char rnd[64];
+    /* one getrandom(2) per connect: 16 bytes of id and 32 of token from the same draw */
+    unsigned char rnd[48];
+    char enc[64];
     for (int tries = 0;; tries++) {
-        if (sg_random_token(rnd, sizeof rnd, 16) != SG_OK || tries > 5 ||
-            strlen(rnd) >= sizeof c->id)
+        if (tries > 5 || sg_random_bytes(rnd, sizeof rnd) != SG_OK ||
+            sg_b64url_encode(rnd, 16, enc, sizeof enc) != (long)sizeof c->id - 1)
             goto oom_c;
-        memcpy(c->id, rnd, strlen(rnd) + 1);
+        memcpy(c->id, enc, sizeof c->id);
         if (!sr_conn_by_id(s, c->id) && !conn_by_token(s, c->id))
             break;
     }
     if (v1) {
-        if (sg_random_token(rnd, sizeof rnd, 32) != SG_OK || strlen(rnd) >= sizeof c->token)
+        if (sg_b64url_encode(rnd + 16, 32, enc, sizeof enc) != (long)sizeof c->token - 1)
             goto oom_c;
-        memcpy(c->token, rnd, strlen(rnd) + 1);
+        memcpy(c->token, enc, sizeof c->token);
         c->flags |= SR_F_NEGOTIATE_V1;
     } else {
         memcpy(c->token, c->id, sizeof c->id);
     }
+    OPENSSL_cleanse(rnd, sizeof rnd);
     if (stateful)
         c->flags |= SR_F_STATEFUL_OFFERED;
     if (sr_map_put(&s->by_id, c) != SG_OK)
