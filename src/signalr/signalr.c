@@ -56,7 +56,7 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = sr_now(s);
     sr_conns_tick(s, now);
     sr_servers_tick(s, now);
-    if (s->tempkeys.n && ++s->ticks % 60 == 0)
+    if ((s->tempkeys.n || s->tokcache.n) && ++s->ticks % 60 == 0)
         sr_tempkeys_sweep(s);
     /* user-group TTLs */
     for (size_t i = 0; i < s->hubs.hubs.cap; i++) {
@@ -76,8 +76,18 @@ static int copy_str(char **dst, const char *src)
     return SG_OK;
 }
 
+static int same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 static int apply_opts(sg_signalr *s, const sg_signalr_opts *o)
 {
+    /* tokens verified with the old keys / policy are verified again */
+    if (!same_str(s->primary_key, o->primary_key) ||
+        !same_str(s->secondary_key, o->secondary_key) ||
+        s->disable_local_auth != o->disable_local_auth || !same_str(s->resource_id, o->resource_id))
+        sr_tokcache_invalidate(&s->tokcache);
     if (copy_str(&s->resource_id, o->resource_id) != SG_OK ||
         copy_str(&s->name, o->name) != SG_OK ||
         copy_str(&s->primary_key, o->primary_key) != SG_OK ||
@@ -99,6 +109,7 @@ static void free_ctx(sg_signalr *s)
 {
     sr_msg_release(&s->ping);
     sr_tempkeys_free(s);
+    sr_tokcache_free(&s->tokcache);
     sr_hubs_free(&s->hubs);
     sr_map_free(&s->by_id);
     sr_map_free(&s->by_token);
@@ -127,6 +138,9 @@ int sg_signalr_start(uv_loop_t *loop, const sg_signalr_opts *opts, sg_signalr **
     s->out_grace_ms = 15000u;
     s->out_hard = 16u << 20;
     sr_hubs_init(&s->hubs, seed);
+    uint64_t tseed = 0;
+    sg_random_bytes(&tseed, sizeof tseed);
+    sr_tokcache_init(&s->tokcache, tseed);
     sr_map_init(&s->by_id, conn_id_key, seed ^ 0x5bd1e995u);
     sr_map_init(&s->by_token, conn_token_key, seed ^ 0x27d4eb2fu);
     sr_list_init(&s->all);

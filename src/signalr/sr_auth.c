@@ -1,5 +1,6 @@
 /* sr_auth.c — bearer-token authentication for /client and /api requests (see sr_auth.h). */
 #include "sr_auth.h"
+#include "sr_tokcache.h"
 
 #include "cloud/cloud.h"
 #include "proto/jwt.h"
@@ -267,16 +268,20 @@ static const sr_tempkey *tempkey_get(sg_signalr *s, const char *kid)
 void sr_tempkeys_sweep(sg_signalr *s)
 {
     uint64_t now = (uint64_t)sg_unix_ms();
-    size_t i = 0;
+    size_t i = 0, swept = 0;
     while (i < s->tempkeys.cap) {
         sr_tempkey *k = s->tempkeys.slots[i].val;
         if (k && k->expires_ms <= now) {
             sr_map_del(&s->tempkeys, k->kid, strlen(k->kid));
             sg_free(k);
+            swept++;
             continue; /* backward shift may have moved another entry into slot i */
         }
         i++;
     }
+    if (swept) /* tokens signed with them are forgotten (they are refused at use anyway) */
+        sr_tokcache_invalidate(&s->tokcache);
+    sr_tokcache_sweep(&s->tokcache, now);
 }
 
 void sr_tempkeys_free(sg_signalr *s)
@@ -435,6 +440,67 @@ static int sr_auth_entra(const sr_auth_keys *k, const char *token, size_t len,
     return sr_auth_entra_token(k->s, token, len, ac, p, f);
 }
 
+/* The checks after the signature, shared by a fresh verification and a cached one: exp/nbf
+ * (60 s skew) at every use, the audience of this request, and for a temporary key its owner's
+ * role. claims is a reference the call consumes (it becomes p->claims on SG_OK). */
+static int hs_finish(const sr_auth_keys *k, json_t *claims, const sr_tok_info *ti,
+                     const char *host, const char *path, const sr_auth_ctx *ac, sr_principal *p,
+                     sr_auth_fail *f)
+{
+    sg_jwt t = {NULL, claims, 0, 0};
+    sg_jwt_error je = {0};
+    sg_jwt_validate_opts vo2 = {0};
+    vo2.now = k->now;
+    vo2.skew = SG_JWT_DEFAULT_SKEW;
+    vo2.require_exp = 1;
+    int rc = sg_jwt_validate(&t, &vo2, &je);
+    if (rc != SG_OK) {
+        if (je.status == SG_JWT_EXPIRED)
+            fail(f, 401, "Unauthorized.TokenExpired", "The access token has expired.",
+                 je.reason[0] ? je.reason : "Get a new token from your negotiate endpoint.");
+        else if (je.status == SG_JWT_NOT_YET_VALID)
+            fail(f, 401, "Unauthorized.TokenNotYetValid",
+                 "The access token is not valid yet (nbf).",
+                 "Check the clock of the machine that issued the token.");
+        else
+            fail(f, 401, "Unauthorized.InvalidToken", "The access token has no 'exp' claim.",
+                 "Access-key tokens must carry exp (NumericDate seconds).");
+        if (je.status == SG_JWT_EXPIRED && je.reason[0]) {
+            char h[400];
+            snprintf(h, sizeof h,
+                     "%s. Tokens are short-lived (1 h by default): fetch a new one from "
+                     "your negotiate endpoint / re-sign it.",
+                     je.reason);
+            snprintf(f->hint, sizeof f->hint, "%s", h);
+        }
+        json_decref(claims);
+        return SG_EAUTH;
+    }
+    const json_t *aud = json_object_get(claims, "aud");
+    const char *apath = ac->kind == SR_AUD_CLIENT   ? "/client"
+                        : ac->kind == SR_AUD_SERVER ? "/server"
+                                                    : path;
+    const char *ahub = ac->kind == SR_AUD_REST ? NULL : ac->hub;
+    if (!aud_ok(aud, k->tls, host && *host ? host : "localhost", apath, ahub)) {
+        fail(f, 401, "Unauthorized.InvalidAudience", "Invalid authorization token audience.", NULL);
+        aud_hint(aud, host && *host ? host : "localhost", path, ac, f);
+        json_decref(claims);
+        return SG_EAUTH;
+    }
+    if (ti->kind == SR_PRINC_TEMP_KEY) {
+        /* the key's owner must still hold the action (e.g. clientConnection/write) */
+        if (authorize(k->s, ti->oid, ti->tid, NULL, ac, f) != SG_OK) {
+            json_decref(claims);
+            return SG_EPERM;
+        }
+        snprintf(p->oid, sizeof p->oid, "%s", ti->oid);
+        snprintf(p->tid, sizeof p->tid, "%s", ti->tid);
+    }
+    p->kind = (sr_princ_kind)ti->kind;
+    p->claims = claims;
+    return SG_OK;
+}
+
 int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const char *host,
                   const char *path, const sr_auth_ctx *ac, sr_principal *p, sr_auth_fail *f)
 {
@@ -457,6 +523,18 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
              "Too many claims were copied into the token: trim them (e.g. with a ClaimsProvider).");
         return SG_EAUTH;
     }
+    /* the very token that passed every check a moment ago (negotiate, then the upgrade):
+     * its signature and JSON are settled, what depends on the time and the request is not */
+    if (k->cache) {
+        const sr_tok_info *hit = sr_tokcache_get(k->cache, token, len, (uint64_t)sg_unix_ms());
+        if (hit) {
+            sr_tok_info ti = *hit;
+            int rc = hs_finish(k, json_incref(hit->claims), &ti, host, path, ac, p, f);
+            if (rc != SG_OK && strcmp(f->code, "Unauthorized.TokenExpired") == 0)
+                sr_tokcache_drop(k->cache, token, len);
+            return rc;
+        }
+    }
     sg_jwt t = {0};
     sg_jwt_error je = {0};
     if (sg_jwt_decode_unverified(token, len, SG_JWT_MAX_LEN, &t, &je) != SG_OK) {
@@ -466,19 +544,17 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
         sg_jwt_clear(&t);
         return SG_EAUTH;
     }
-    char algbuf[48] = "";
-    char kidbuf[64] = "";
-    const char *an = json_string_value(json_object_get(t.header, "alg"));
-    if (an)
-        snprintf(algbuf, sizeof algbuf, "%s", an);
+    /* parsed once: alg and kid come from this header, the signature is checked on it */
+    const char *algname = json_string_value(json_object_get(t.header, "alg"));
     const char *kd = json_string_value(json_object_get(t.header, "kid"));
+    char kidbuf[64] = "";
     if (kd)
         snprintf(kidbuf, sizeof kidbuf, "%s", kd);
-    const char *algname = an ? algbuf : NULL;
     sg_jwt_alg alg = algname ? sg_jwt_alg_from_name(algname) : SG_JWT_ALG_NONE;
-    sg_jwt_clear(&t);
-    if (alg == SG_JWT_RS256)
+    if (alg == SG_JWT_RS256) {
+        sg_jwt_clear(&t);
         return sr_auth_entra(k, token, len, ac, p, f);
+    }
     if (alg != SG_JWT_HS256 && alg != SG_JWT_HS512) {
         char m[160];
         snprintf(m, sizeof m, "The token algorithm '%.40s' is not accepted.",
@@ -488,6 +564,7 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
                  ? "Unsigned tokens (alg 'none') are never accepted: sign with HS256 and the "
                    "access key."
                  : "Access-key tokens must be HS256 or HS512; Entra ID tokens RS256.");
+        sg_jwt_clear(&t);
         return SG_EAUTH;
     }
     /* a temporary key (Entra-derived) is looked up by kid and works with local auth off */
@@ -497,97 +574,60 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
              "The token names a temporary key that has expired (90 minutes) or was issued before "
              "the service restarted: fetch a new one from /api/v1/auth/accessKey (the SDK does "
              "this by itself within minutes).");
+        sg_jwt_clear(&t);
         return SG_EAUTH;
     }
+    sg_jwt_verify_opts vo = {SG_JWT_HS_ANY, SG_JWT_MAX_LEN};
+    sr_tok_info ti;
+    memset(&ti, 0, sizeof ti);
     if (tk) {
         sg_jwt_key tkey = {tk->key, strlen(tk->key)};
-        sg_jwt_verify_opts tvo = {SG_JWT_HS_ANY, SG_JWT_MAX_LEN};
-        if (sg_jwt_verify_hs(token, len, &tkey, 1, &tvo, &t, &je) != SG_OK) {
+        if (sg_jwt_verify_hs_decoded(token, len, &t, &tkey, 1, &vo, &je) != SG_OK) {
             fail(f, 401, "Unauthorized.InvalidSignature",
                  "The token signature does not match the temporary key named by its kid.",
                  "Sign with the AccessKey returned together with this KeyId.");
             sg_jwt_clear(&t);
             return SG_EAUTH;
         }
+        ti.kind = SR_PRINC_TEMP_KEY;
+        snprintf(ti.oid, sizeof ti.oid, "%s", tk->oid);
+        snprintf(ti.tid, sizeof ti.tid, "%s", tk->tid);
+        ti.key_expires_ms = tk->expires_ms;
     } else if (k->disable_local_auth) {
         fail(f, 401, "Unauthorized.LocalAuthDisabled",
              "Local (access key) authentication is disabled for this resource.",
              "disableLocalAuth is true: tokens signed with access keys are refused. Use Microsoft "
              "Entra ID, or re-enable local auth with `sigrid signalr update --disable-local-auth "
              "false`.");
-        return SG_EAUTH;
-    }
-    sg_jwt_key keys[2];
-    size_t nk = 0;
-    if (k->primary && *k->primary)
-        keys[nk++] = (sg_jwt_key){k->primary, strlen(k->primary)};
-    if (k->secondary && *k->secondary)
-        keys[nk++] = (sg_jwt_key){k->secondary, strlen(k->secondary)};
-    sg_jwt_verify_opts vo = {SG_JWT_HS_ANY, SG_JWT_MAX_LEN};
-    int rc = tk ? SG_OK : nk ? sg_jwt_verify_hs(token, len, keys, nk, &vo, &t, &je) : SG_EAUTH;
-    if (rc != SG_OK) {
-        fail(f, 401, "Unauthorized.InvalidSignature",
-             "The token signature does not match any access key of this resource.",
-             "The token was signed with another key: a key that has since been renewed, another "
-             "resource's key, or the key's base64-decoded bytes instead of the UTF-8 bytes of the "
-             "key string. Take the key from `sigrid signalr key list`.");
         sg_jwt_clear(&t);
         return SG_EAUTH;
-    }
-    sg_jwt_validate_opts vo2 = {0};
-    vo2.now = k->now;
-    vo2.skew = SG_JWT_DEFAULT_SKEW;
-    vo2.require_exp = 1;
-    rc = sg_jwt_validate(&t, &vo2, &je);
-    if (rc != SG_OK) {
-        if (je.status == SG_JWT_EXPIRED)
-            fail(f, 401, "Unauthorized.TokenExpired", "The access token has expired.",
-                 je.reason[0] ? je.reason : "Get a new token from your negotiate endpoint.");
-        else if (je.status == SG_JWT_NOT_YET_VALID)
-            fail(f, 401, "Unauthorized.TokenNotYetValid",
-                 "The access token is not valid yet (nbf).",
-                 "Check the clock of the machine that issued the token.");
-        else
-            fail(f, 401, "Unauthorized.InvalidToken", "The access token has no 'exp' claim.",
-                 "Access-key tokens must carry exp (NumericDate seconds).");
-        if (je.status == SG_JWT_EXPIRED && je.reason[0]) {
-            char h[400];
-            snprintf(h, sizeof h,
-                     "%s. Tokens are short-lived (1 h by default): fetch a new one from "
-                     "your negotiate endpoint / re-sign it.",
-                     je.reason);
-            snprintf(f->hint, sizeof f->hint, "%s", h);
-        }
-        sg_jwt_clear(&t);
-        return SG_EAUTH;
-    }
-    const json_t *aud = json_object_get(t.payload, "aud");
-    const char *apath = ac->kind == SR_AUD_CLIENT   ? "/client"
-                        : ac->kind == SR_AUD_SERVER ? "/server"
-                                                    : path;
-    const char *ahub = ac->kind == SR_AUD_REST ? NULL : ac->hub;
-    if (!aud_ok(aud, k->tls, host && *host ? host : "localhost", apath, ahub)) {
-        fail(f, 401, "Unauthorized.InvalidAudience", "Invalid authorization token audience.", NULL);
-        aud_hint(aud, host && *host ? host : "localhost", path, ac, f);
-        sg_jwt_clear(&t);
-        return SG_EAUTH;
-    }
-    if (tk) {
-        /* the key's owner must still hold the action (e.g. clientConnection/write) */
-        if (authorize(k->s, tk->oid, tk->tid, NULL, ac, f) != SG_OK) {
-            sg_jwt_clear(&t);
-            return SG_EPERM;
-        }
-        p->kind = SR_PRINC_TEMP_KEY;
-        snprintf(p->oid, sizeof p->oid, "%s", tk->oid);
-        snprintf(p->tid, sizeof p->tid, "%s", tk->tid);
     } else {
-        p->kind = SR_PRINC_ACCESS_KEY;
+        sg_jwt_key keys[2];
+        size_t nk = 0;
+        if (k->primary && *k->primary)
+            keys[nk++] = (sg_jwt_key){k->primary, strlen(k->primary)};
+        if (k->secondary && *k->secondary)
+            keys[nk++] = (sg_jwt_key){k->secondary, strlen(k->secondary)};
+        if (!nk || sg_jwt_verify_hs_decoded(token, len, &t, keys, nk, &vo, &je) != SG_OK) {
+            fail(f, 401, "Unauthorized.InvalidSignature",
+                 "The token signature does not match any access key of this resource.",
+                 "The token was signed with another key: a key that has since been renewed, "
+                 "another resource's key, or the key's base64-decoded bytes instead of the UTF-8 "
+                 "bytes of the key string. Take the key from `sigrid signalr key list`.");
+            sg_jwt_clear(&t);
+            return SG_EAUTH;
+        }
+        ti.kind = SR_PRINC_ACCESS_KEY;
     }
-    p->claims = t.payload;
+    json_t *claims = t.payload;
     t.payload = NULL;
     sg_jwt_clear(&t);
-    return SG_OK;
+    int rc = hs_finish(k, claims, &ti, host, path, ac, p, f);
+    if (rc == SG_OK && k->cache) {
+        ti.claims = p->claims;
+        sr_tokcache_put(k->cache, token, len, &ti);
+    }
+    return rc;
 }
 
 /* Bearer token of the request: Authorization header, else access_token query. Returns a
@@ -631,8 +671,8 @@ int sr_auth_request(sg_signalr *s, const sg_http_req *r, const sr_auth_ctx *ac, 
         host[hh->n] = 0;
     }
     char *path = sg_slice_dup(r->path);
-    sr_auth_keys k = {
-        s->primary_key, s->secondary_key, s->disable_local_auth, sg_stream_is_tls(r->stream), 0, s};
+    sr_auth_keys k = {s->primary_key, s->secondary_key, s->disable_local_auth,
+                      sg_stream_is_tls(r->stream), 0, s, &s->tokcache};
     int rc;
     if (!path) {
         memset(p, 0, sizeof(*p));

@@ -81,10 +81,14 @@ typedef struct sr_auth_keys {
     int tls;
     int64_t now;   /* 0 = time(NULL) */
     sg_signalr *s; /* temporary keys + cloud (Entra); NULL in unit tests = access keys only */
+    struct sr_tokcache *cache; /* verified tokens (sr_tokcache.h); NULL = verify every time */
 } sr_auth_keys;
 
 /* Authenticates `token` (may be NULL = missing) for a request to host/path. SG_OK with *p
- * filled (caller sr_principal_clear), or SG_EAUTH with *f filled. */
+ * filled (caller sr_principal_clear), or SG_EAUTH with *f filled. HS tokens are parsed once;
+ * with k->cache, a token that passed every check before skips the parse and the signature
+ * (exp/nbf, audience and the temporary key owner's role are still checked) and a token that
+ * passes now is remembered. */
 int sr_auth_token(const sr_auth_keys *k, const char *token, size_t token_len, const char *host,
                   const char *path, const sr_auth_ctx *ac, sr_principal *p, sr_auth_fail *f);
 /* Same, taking token, host and path from the HTTP request and keys from the ctx. */

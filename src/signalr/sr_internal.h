@@ -8,6 +8,7 @@
 #define SG_SIGNALR_SR_INTERNAL_H
 
 #include "signalr/signalr.h"
+#include "signalr/sr_tokcache.h"
 
 #include "net/http.h"
 #include "net/ws.h"
@@ -287,6 +288,7 @@ struct sg_signalr {
     sr_link servers; /* every app-server connection (sr_sconn.all_link) */
     size_t nservers;
     sr_map tempkeys; /* kid -> sr_tempkey (sr_auth.c) */
+    sr_tokcache tokcache; /* verified bearer tokens (sr_auth.c) */
     uint32_t ticks;
     size_t nconns; /* connections counted against max_connections */
     uv_timer_t tick;

@@ -45,7 +45,7 @@ static void fuzz_aud(const uint8_t *d, size_t n, int rest)
     json_object_set_new(c, "exp", json_integer(4000000000LL));
     char *tok = NULL;
     if (sg_jwt_sign_hs(SG_JWT_HS256, KEY, strlen(KEY), NULL, c, &tok) == SG_OK && tok) {
-        sr_auth_keys k = {KEY, NULL, 0, 0, 0, NULL};
+        sr_auth_keys k = {KEY, NULL, 0, 0, 0, NULL, NULL};
         sr_auth_ctx ac = {rest ? SR_AUD_REST : SR_AUD_CLIENT, "chat", "x"};
         sr_principal p;
         sr_auth_fail f;

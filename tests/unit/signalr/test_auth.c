@@ -44,7 +44,7 @@ static const sr_auth_ctx REST = {SR_AUD_REST, "chat",
 static int check(const char *t, const char *host, const char *path, const sr_auth_ctx *ac,
                  int local_off, sr_auth_fail *f, sr_principal *p)
 {
-    sr_auth_keys k = {K1, K2, local_off, 0, NOW, NULL};
+    sr_auth_keys k = {K1, K2, local_off, 0, NOW, NULL, NULL};
     return sr_auth_token(&k, t, t ? strlen(t) : 0, host, path, ac, p, f);
 }
 
