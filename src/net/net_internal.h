@@ -15,6 +15,7 @@
 
 #define SG__RBUF_SIZE (64 * 1024)
 #define SG__TLSBUF_SIZE (16 * 1024)
+#define SG__FLATBUF_SIZE (64 * 1024)
 
 typedef struct sg__netctx {
     uv_loop_t *loop;
@@ -36,6 +37,7 @@ typedef struct sg__netctx {
     size_t nstreams;
     char *rbuf;   /* shared read buffer, allocated on first read */
     char *tlsbuf; /* shared plaintext buffer for SSL_read */
+    char *flatbuf; /* small flushes are copied here and written as one segment */
     sg_stream_limits deflim;
     int nhandles_open;                        /* prep/check/sweep/idle open (stop waits for 0) */
     void (*on_empty)(struct sg__netctx *ctx); /* stopping and the last stream is gone */
