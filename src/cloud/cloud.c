@@ -529,6 +529,11 @@ const char *sg__cloud_signalr_url(const sg_cloud *c, const char *resource_id)
 
 /* ---- authorization -------------------------------------------------------------------------- */
 
+uint64_t sg_cloud_authz_generation(const sg_cloud *c)
+{
+    return c ? sg_store_generation(c->store) : 0;
+}
+
 int sg_cloud_authorize(sg_cloud *c, const char *oid, const char *tid, const char *action,
                        const char *resource_id, sg_authz_decision *out)
 {

@@ -74,6 +74,10 @@ typedef struct sg_authz_decision {
     char message[512];
     char hint[512];      /* names the likely cause and the fix */
     char scopes_checked[1024]; /* ";"-separated scopes looked at, nearest first */
+    /* Unix seconds at which the verdict may change with no store change — the next
+     * propagation boundary (effective_at of a pending assignment that would grant it); 0 = only
+     * a store change (sg_cloud_authz_generation) can change it. */
+    int64_t valid_until;
 } sg_authz_decision;
 
 /* May principal `oid` (of tenant `tid`) perform dataAction `action`
@@ -81,6 +85,10 @@ typedef struct sg_authz_decision {
  * verdict and, when denied, why. Returns SG_OK (verdict in out) or an sg_err. */
 int sg_cloud_authorize(sg_cloud *c, const char *oid, const char *tid, const char *action,
                        const char *resource_id, sg_authz_decision *out);
+/* Moves on with every change that can alter a decision of sg_cloud_authorize (role
+ * assignments, roles, resources, scopes, principals). A caller may reuse a decision while
+ * this is unchanged and the time is before its valid_until (when set). */
+uint64_t sg_cloud_authz_generation(const sg_cloud *c);
 
 /* ---- Entra ID tokens issued by this tenant (for the data plane's RS256 path) -------------- */
 

@@ -542,6 +542,7 @@ int sg_rbac_authorize(sg_store *st, const char *tenant_id, const char *oid, cons
     }
     if (a.pending) {
         int64_t left = a.pend.effective_at - now;
+        out->valid_until = a.pend.effective_at; /* the earliest that would grant it */
         sg_snprintf(out->code, sizeof out->code, "Forbidden.NotYetPropagated");
         sg_snprintf(out->message, sizeof out->message,
                     "principal %s ('%s') holds role '%s' at scope %s, but the assignment has "

@@ -187,6 +187,12 @@ void sg_store_rollback(sg_store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    sg__store_bumped(st, 0); /* a decision made inside the transaction saw rolled-back rows */
+}
+
+uint64_t sg_store_generation(const sg_store *st)
+{
+    return st ? st->gen : 0;
 }
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -509,10 +515,10 @@ int sg_store_principal_add(sg_store *st, const sg_principal_rec *p)
 {
     if (!p->object_id[0] || !p->app_id[0])
         return SG_EINVAL;
-    return sg__store_exec(st,
+    return sg__store_bumped(st, sg__store_exec(st,
                           "INSERT INTO principals(" PRINCIPAL_COLS ") VALUES(?,?,?,?,?,?,?)",
                           "ssssssi", p->object_id, p->app_id, p->display_name, p->type,
-                          p->mi_kind, p->mi_resource_id, p->created);
+                          p->mi_kind, p->mi_resource_id, p->created));
 }
 
 int sg_store_principal_delete(sg_store *st, const char *object_id)
@@ -529,7 +535,7 @@ int sg_store_principal_delete(sg_store *st, const char *object_id)
                             object_id);
     if (rc == SG_OK)
         rc = sg__store_exec(st, "DELETE FROM principals WHERE object_id=?", "s", object_id);
-    return sg__store_txn_end(st, own, rc);
+    return sg__store_bumped(st, sg__store_txn_end(st, own, rc));
 }
 
 int sg_store_principal_list(sg_store *st, sg_store_principal_cb cb, void *ud)

@@ -48,6 +48,12 @@ void sg_store_close(sg_store *st);
 int sg_store_begin(sg_store *st);
 int sg_store_commit(sg_store *st);
 void sg_store_rollback(sg_store *st);
+/* A counter that moves on with every write that can change an authorization decision
+ * (principals, subscriptions, management groups, resource groups, resources, role
+ * definitions and assignments; rollbacks) — not with reads, keys, secrets or meta. Equal
+ * generations mean sg_rbac_authorize would decide the same (up to the decision's valid_until).
+ * In memory only: starts at 0 with every open. */
+uint64_t sg_store_generation(const sg_store *st);
 
 /* ---- meta (key/value) --------------------------------------------------------------------
  * Keys used: "tenant_id", "default_subscription_id", "admin_credential_hash". */

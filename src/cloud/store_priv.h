@@ -8,7 +8,17 @@
 
 struct sg_store {
     sqlite3 *db;
+    uint64_t gen; /* sg_store_generation */
 };
+
+/* Every write that can change an authorization decision (principals, subscriptions,
+ * management groups, resource groups, resources, role definitions and assignments, and a
+ * rollback) returns through this: the generation moves on, whatever rc says. */
+static inline int sg__store_bumped(sg_store *st, int rc)
+{
+    st->gen++;
+    return rc;
+}
 
 /* Maps a SQLite result code to sg_err (constraint -> SG_EEXIST), logging real failures. */
 int sg__store_err(sg_store *st, int sqlite_rc, const char *what);

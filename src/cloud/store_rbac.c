@@ -37,13 +37,13 @@ static int roledef_rows(sg_store *st, sqlite3_stmt *s, sg_store_roledef_cb cb, v
 
 int sg_store_roledef_put(sg_store *st, const sg_roledef_rec *r)
 {
-    return sg__store_exec(st, "INSERT OR REPLACE INTO role_definitions(" RD_COLS ")"
+    return sg__store_bumped(st, sg__store_exec(st, "INSERT OR REPLACE INTO role_definitions(" RD_COLS ")"
                               " VALUES(?,?,?,?,?,?,?,?)",
                           "ssssssss", r->id, r->name, r->description, r->type,
                           r->actions_json ? r->actions_json : "[]",
                           r->not_actions_json ? r->not_actions_json : "[]",
                           r->data_actions_json ? r->data_actions_json : "[]",
-                          r->not_data_actions_json ? r->not_data_actions_json : "[]");
+                          r->not_data_actions_json ? r->not_data_actions_json : "[]"));
 }
 
 int sg_store_roledef_find(sg_store *st, const char *id_or_name, sg_store_roledef_cb cb, void *ud)
@@ -86,9 +86,9 @@ static void ra_row(sqlite3_stmt *s, sg_roleassign_rec *r)
 
 int sg_store_roleassign_add(sg_store *st, const sg_roleassign_rec *r)
 {
-    return sg__store_exec(st, "INSERT INTO role_assignments(" RA_COLS ") VALUES(?,?,?,?,?,?,?)",
+    return sg__store_bumped(st, sg__store_exec(st, "INSERT INTO role_assignments(" RA_COLS ") VALUES(?,?,?,?,?,?,?)",
                           "sssssii", r->id, r->scope, r->principal_id, r->principal_type,
-                          r->role_definition_id, r->created, r->effective_at);
+                          r->role_definition_id, r->created, r->effective_at));
 }
 
 int sg_store_roleassign_get(sg_store *st, const char *id, sg_roleassign_rec *out)
@@ -111,7 +111,7 @@ int sg_store_roleassign_get(sg_store *st, const char *id, sg_roleassign_rec *out
 
 int sg_store_roleassign_delete(sg_store *st, const char *id)
 {
-    return sg__store_exec_changes(st, "DELETE FROM role_assignments WHERE id=?", "s", id);
+    return sg__store_bumped(st, sg__store_exec_changes(st, "DELETE FROM role_assignments WHERE id=?", "s", id));
 }
 
 int sg_store_roleassign_list(sg_store *st, const char *principal_id, const char *scope,

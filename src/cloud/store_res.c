@@ -61,8 +61,8 @@ int sg_store_subscription_add(sg_store *st, const char *id, const char *name)
 {
     if (!sg__store_fits(id, SG_STORE_GUID_MAX) || !sg__store_fits(name, SG_STORE_NAME_MAX))
         return SG_EINVAL;
-    return sg__store_exec(st, "INSERT INTO subscriptions(id, name, created) VALUES(?,?,?)", "ssi",
-                          id, name, now_s());
+    return sg__store_bumped(st, sg__store_exec(st, "INSERT INTO subscriptions(id, name, created) VALUES(?,?,?)", "ssi",
+                          id, name, now_s()));
 }
 
 int sg_store_subscription_get(sg_store *st, const char *id, sg_subscription_rec *out)
@@ -112,9 +112,9 @@ int sg_store_mgroup_add(sg_store *st, const char *name, const char *display_name
         return SG_EINVAL;
     if (!display_name)
         display_name = name;
-    return sg__store_exec(st,
+    return sg__store_bumped(st, sg__store_exec(st,
                           "INSERT INTO management_groups(name, display_name, created) VALUES(?,?,?)",
-                          "ssi", name, display_name, now_s());
+                          "ssi", name, display_name, now_s()));
 }
 
 int sg_store_mgroup_get(sg_store *st, const char *name, sg_mgroup_rec *out)
@@ -142,7 +142,7 @@ int sg_store_mgroup_delete(sg_store *st, const char *name)
                         name) == SG_OK)
             rc = sg__store_exec(st, "DELETE FROM role_assignments WHERE scope=?", "s", scope);
     }
-    return sg__store_txn_end(st, own, rc);
+    return sg__store_bumped(st, sg__store_txn_end(st, own, rc));
 }
 
 struct mg_iter {
@@ -168,19 +168,19 @@ int sg_store_mgroup_list(sg_store *st, sg_store_mgroup_cb cb, void *ud)
 
 int sg_store_mgroup_add_subscription(sg_store *st, const char *mg, const char *subscription_id)
 {
-    return sg__store_exec_changes(st,
+    return sg__store_bumped(st, sg__store_exec_changes(st,
                                   "UPDATE subscriptions SET management_group="
                                   "(SELECT name FROM management_groups WHERE name=?1)"
                                   " WHERE id=?2 AND EXISTS"
                                   "(SELECT 1 FROM management_groups WHERE name=?1)",
-                                  "ss", mg, subscription_id);
+                                  "ss", mg, subscription_id));
 }
 
 int sg_store_mgroup_remove_subscription(sg_store *st, const char *mg, const char *subscription_id)
 {
-    return sg__store_exec_changes(
+    return sg__store_bumped(st, sg__store_exec_changes(
         st, "UPDATE subscriptions SET management_group='' WHERE id=? AND management_group=?", "ss",
-        subscription_id, mg);
+        subscription_id, mg));
 }
 
 int sg_store_mgroup_subscriptions(sg_store *st, const char *mg, sg_store_subscription_cb cb,
@@ -212,10 +212,10 @@ int sg_store_rgroup_add(sg_store *st, const char *sub, const char *name, const c
     if (!sg__store_fits(sub, SG_STORE_GUID_MAX) || !sg__store_fits(name, SG_STORE_NAME_MAX) ||
         !sg__store_fits(location, 64))
         return SG_EINVAL;
-    return sg__store_exec(st,
+    return sg__store_bumped(st, sg__store_exec(st,
                           "INSERT INTO resource_groups(subscription_id, name, location, created)"
                           " VALUES(?,?,?,?)",
-                          "sssi", sub, name, location, now_s());
+                          "sssi", sub, name, location, now_s()));
 }
 
 int sg_store_rgroup_get(sg_store *st, const char *sub, const char *name, sg_rgroup_rec *out)
@@ -271,7 +271,7 @@ int sg_store_rgroup_delete(sg_store *st, const char *sub, const char *name)
             SG_OK)
             rc = sg__store_exec(st, "DELETE FROM role_assignments WHERE scope=?", "s", scope);
     }
-    return sg__store_txn_end(st, own, rc);
+    return sg__store_bumped(st, sg__store_txn_end(st, own, rc));
 }
 
 struct rg_iter {
@@ -325,15 +325,15 @@ int sg_store_resource_add(sg_store *st, const sg_resource_rec *r)
     if (!r->id[0] || !r->name[0] || !r->type[0])
         return SG_EINVAL;
     if (r->identity_port)
-        return sg__store_exec(st,
+        return sg__store_bumped(st, sg__store_exec(st,
                               "INSERT INTO resources(" RES_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)",
                               "sssssddssi", r->id, r->subscription_id, r->resource_group, r->type,
                               r->name, (int)r->kind, r->identity_port, r->identity_header,
-                              r->system_principal_id, r->created ? r->created : now_s());
-    return sg__store_exec(st, "INSERT INTO resources(" RES_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)",
+                              r->system_principal_id, r->created ? r->created : now_s()));
+    return sg__store_bumped(st, sg__store_exec(st, "INSERT INTO resources(" RES_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)",
                           "sssssdnssi", r->id, r->subscription_id, r->resource_group, r->type,
                           r->name, (int)r->kind, r->identity_header, r->system_principal_id,
-                          r->created ? r->created : now_s());
+                          r->created ? r->created : now_s()));
 }
 
 int sg_store_resource_get(sg_store *st, const char *id, sg_resource_rec *out)
@@ -346,15 +346,15 @@ int sg_store_resource_get(sg_store *st, const char *id, sg_resource_rec *out)
 int sg_store_resource_update_identity(sg_store *st, const sg_resource_rec *r)
 {
     if (r->identity_port)
-        return sg__store_exec_changes(st,
+        return sg__store_bumped(st, sg__store_exec_changes(st,
                                       "UPDATE resources SET identity_port=?, identity_header=?,"
                                       " system_principal_id=? WHERE id=?",
                                       "dsss", r->identity_port, r->identity_header,
-                                      r->system_principal_id, r->id);
-    return sg__store_exec_changes(st,
+                                      r->system_principal_id, r->id));
+    return sg__store_bumped(st, sg__store_exec_changes(st,
                                   "UPDATE resources SET identity_port=NULL, identity_header=?,"
                                   " system_principal_id=? WHERE id=?",
-                                  "sss", r->identity_header, r->system_principal_id, r->id);
+                                  "sss", r->identity_header, r->system_principal_id, r->id));
 }
 
 int sg_store_resource_delete(sg_store *st, const char *id)
@@ -396,7 +396,7 @@ int sg_store_resource_delete(sg_store *st, const char *id)
         rc = sg__store_exec(st, "DELETE FROM role_assignments WHERE scope=?", "s", id);
     if (rc == SG_OK)
         rc = sg__store_exec(st, "DELETE FROM resources WHERE id=?", "s", id);
-    return sg__store_txn_end(st, own, rc);
+    return sg__store_bumped(st, sg__store_txn_end(st, own, rc));
 }
 
 struct res_iter {

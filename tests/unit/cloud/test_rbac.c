@@ -245,9 +245,63 @@ static void test_propagation(void **state)
     assert_false(d.allowed);
     assert_string_equal(d.code, "Forbidden.NotYetPropagated");
     assert_non_null(strstr(d.message, "42 s left"));
+    assert_int_equal(d.valid_until, NOW + 42); /* a cached denial must end there */
     assert_true(sg_rbac_authorize(f->st, TENANT, OID, TENANT, A_SERVER, RES, NOW + 42, &d) ==
                 SG_OK);
     assert_true(d.allowed);
+    assert_int_equal(d.valid_until, 0); /* a grant only changes with the store */
+    /* the earliest of two pending assignments is the boundary */
+    assign(f, OID, SG_ROLE_SIGNALR_SERVICE_OWNER, RG, NOW + 7);
+    authz(f, OID, A_SERVER, RES, &d);
+    assert_false(d.allowed);
+    assert_int_equal(d.valid_until, NOW + 7);
+    /* no pending assignment: no time bound */
+    authz(f, OID2, A_SERVER, RES, &d);
+    assert_false(d.allowed);
+    assert_int_equal(d.valid_until, 0);
+}
+
+/* every write that can change a decision moves the generation; reads do not */
+static void test_generation(void **state)
+{
+    fx *f = *state;
+    sg_authz_decision d;
+    uint64_t g = sg_store_generation(f->st);
+    authz(f, OID, A_SERVER, RES, &d);
+    sg_principal_rec pr;
+    assert_int_equal(sg_store_principal_get(f->st, OID, &pr), SG_OK);
+    assert_true(sg_store_generation(f->st) == g);
+    assign(f, OID, SG_ROLE_SIGNALR_APP_SERVER, RES, NOW - 1);
+    assert_true(sg_store_generation(f->st) > g);
+    g = sg_store_generation(f->st);
+    char id[SG_STORE_GUID_MAX];
+    snprintf(id, sizeof id, "cccccccc-0000-4000-8000-%012d", f->n);
+    assert_int_equal(sg_store_roleassign_delete(f->st, id), SG_OK);
+    assert_true(sg_store_generation(f->st) > g);
+    g = sg_store_generation(f->st);
+    assert_int_equal(sg_rbac_seed_builtin(f->st), SG_OK); /* role definitions rewritten */
+    assert_true(sg_store_generation(f->st) > g);
+    g = sg_store_generation(f->st);
+    assert_int_equal(sg_store_mgroup_add(f->st, "mg1", NULL), SG_OK);
+    assert_true(sg_store_generation(f->st) > g);
+    g = sg_store_generation(f->st);
+    assert_int_equal(sg_store_mgroup_add_subscription(f->st, "mg1", SUB), SG_OK);
+    assert_true(sg_store_generation(f->st) > g);
+    g = sg_store_generation(f->st);
+    assert_int_equal(sg_store_principal_delete(f->st, OID2), SG_OK);
+    assert_true(sg_store_generation(f->st) > g);
+    g = sg_store_generation(f->st);
+    assert_int_equal(sg_store_rgroup_delete(f->st, SUB, "rg1"), SG_OK);
+    assert_true(sg_store_generation(f->st) > g);
+    g = sg_store_generation(f->st);
+    /* a rollback too: a decision taken inside the transaction saw its rows */
+    assert_int_equal(sg_store_begin(f->st), SG_OK);
+    sg_store_rollback(f->st);
+    assert_true(sg_store_generation(f->st) > g);
+    /* not: metadata */
+    g = sg_store_generation(f->st);
+    assert_int_equal(sg_store_meta_set(f->st, "x", "y"), SG_OK);
+    assert_true(sg_store_generation(f->st) == g);
 }
 
 static void test_tenant_and_principal(void **state)
@@ -295,6 +349,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_propagation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tenant_and_principal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_identity_holds_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
