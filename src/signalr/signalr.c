@@ -1,6 +1,7 @@
 /* signalr.c — one SignalR resource's data plane: listener, request dispatch, the 1 s tick,
  * start / update / stop. */
 #include "sr_auth.h"
+#include "sr_authz.h"
 #include "sr_internal.h"
 
 #include "proto/hubmsg.h"
@@ -56,8 +57,10 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = sr_now(s);
     sr_conns_tick(s, now);
     sr_servers_tick(s, now);
-    if ((s->tempkeys.n || s->tokcache.n) && ++s->ticks % 60 == 0)
+    if ((s->tempkeys.n || s->tokcache.n || s->authz.map.n) && ++s->ticks % 60 == 0) {
         sr_tempkeys_sweep(s);
+        sr_authz_sweep(&s->authz, sg_cloud_authz_generation(s->cloud), (uint64_t)sg_unix_ms());
+    }
     /* user-group TTLs */
     for (size_t i = 0; i < s->hubs.hubs.cap; i++) {
         sr_hub *h = s->hubs.hubs.slots[i].val;
@@ -110,6 +113,7 @@ static void free_ctx(sg_signalr *s)
     sr_msg_release(&s->ping);
     sr_tempkeys_free(s);
     sr_tokcache_free(&s->tokcache);
+    sr_authz_free(&s->authz);
     sr_hubs_free(&s->hubs);
     sr_map_free(&s->by_id);
     sr_map_free(&s->by_token);
@@ -141,6 +145,7 @@ int sg_signalr_start(uv_loop_t *loop, const sg_signalr_opts *opts, sg_signalr **
     uint64_t tseed = 0;
     sg_random_bytes(&tseed, sizeof tseed);
     sr_tokcache_init(&s->tokcache, tseed);
+    sr_authz_init(&s->authz, seed);
     sr_map_init(&s->by_id, conn_id_key, seed ^ 0x5bd1e995u);
     sr_map_init(&s->by_token, conn_token_key, seed ^ 0x27d4eb2fu);
     sr_list_init(&s->all);

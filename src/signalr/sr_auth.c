@@ -1,5 +1,6 @@
 /* sr_auth.c — bearer-token authentication for /client and /api requests (see sr_auth.h). */
 #include "sr_auth.h"
+#include "sr_authz.h"
 #include "sr_tokcache.h"
 
 #include "cloud/cloud.h"
@@ -323,9 +324,20 @@ static int authorize(sg_signalr *s, const char *oid, const char *tid, const char
 {
     if (!ac->action)
         return SG_OK;
+    /* the same question under the same RBAC state gets the same answer (sr_authz.h) */
+    uint64_t gen = sg_cloud_authz_generation(s->cloud);
+    uint64_t now = (uint64_t)sg_unix_ms();
+    const sg_authz_decision *hit = sr_authz_get(&s->authz, oid, tid, ac->action, gen, now);
     sg_authz_decision d;
-    memset(&d, 0, sizeof d);
-    int rc = sg_cloud_authorize(s->cloud, oid, tid, ac->action, s->resource_id, &d);
+    int rc = SG_OK;
+    if (hit) {
+        d = *hit;
+    } else {
+        memset(&d, 0, sizeof d);
+        rc = sg_cloud_authorize(s->cloud, oid, tid, ac->action, s->resource_id, &d);
+        if (rc == SG_OK)
+            sr_authz_put(&s->authz, oid, tid, ac->action, gen, now, &d);
+    }
     if (rc == SG_OK && d.allowed)
         return SG_OK;
     f->status = 403;

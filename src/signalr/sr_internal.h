@@ -74,6 +74,12 @@ int sr_map_put(sr_map *m, void *val);
 void *sr_map_del(sr_map *m, const char *k, size_t n);
 uint32_t sr_hash(const char *k, size_t n, uint32_t seed);
 
+/* Remembered RBAC decisions of the ctx (sr_authz.h). */
+typedef struct sr_authz_cache {
+    sr_map map; /* key "oid\ntid\naction" -> entry */
+    uint64_t hits, misses;
+} sr_authz_cache;
+
 /* ---- hub state ------------------------------------------------------------------------- */
 
 typedef struct sr_conn sr_conn;
@@ -289,6 +295,7 @@ struct sg_signalr {
     size_t nservers;
     sr_map tempkeys; /* kid -> sr_tempkey (sr_auth.c) */
     sr_tokcache tokcache; /* verified bearer tokens (sr_auth.c) */
+    sr_authz_cache authz; /* remembered RBAC decisions (sr_authz.c) */
     uint32_t ticks;
     size_t nconns; /* connections counted against max_connections */
     uv_timer_t tick;

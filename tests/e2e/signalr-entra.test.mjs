@@ -118,3 +118,30 @@ test('temporary access key: client tokens signed with it work, also with local a
   assert.equal(denied.status, 403, denied.body);
   assert.match(denied.json.requiredAction, /clientConnection\/write/);
 });
+
+test('a removed role denies the very next connect, although the decision was remembered', { skip: dev, timeout: 60000 }, async () => {
+  await s.cli(['role', 'assignment', 'create', '--assignee', app.appId, '--role', 'SignalR App Server', '--scope', s.signalrId]);
+  const tok = await entraToken();
+  const k = await waitStatus(() => request(`${dp.url}/api/v1/auth/accessKey`, { headers: { Authorization: `Bearer ${tok}` } }), 200);
+  assert.equal(k.status, 200, k.body);
+  const mint = (uid) => new SignJWT({ aud: `${audBase(dp.url)}client/?hub=entra`, 'asrs.s.uid': uid })
+    .setProtectedHeader({ alg: 'HS256', kid: k.json.KeyId }).setIssuedAt().setExpirationTime('10m')
+    .sign(new TextEncoder().encode(k.json.AccessKey));
+  const neg = (t) => request(`${dp.url}/client/negotiate?hub=entra&negotiateVersion=1`, { method: 'POST', headers: { Authorization: `Bearer ${t}` } });
+  // the first negotiate asks RBAC, the next ones (and the upgrades) reuse the decision
+  const first = await mint('cached-0');
+  for (let i = 0; i < 5; i++) assert.equal((await neg(i ? await mint(`cached-${i}`) : first)).status, 200);
+  const c = await connect(dp, { hub: 'entra', token: first });
+  assert.equal((await rest(dp, 'HEAD', '/api/hubs/entra/users/cached-0')).status, 200);
+  const list = await s.cli(['role', 'assignment', 'list', '--assignee', app.appId]);
+  await s.cli(['role', 'assignment', 'delete', '--ids', ...list.map((a) => a.id)]);
+  // no retry: the very next negotiate is refused, with the cloud's reason
+  const denied = await neg(await mint('after-removal'));
+  assert.equal(denied.status, 403, denied.body);
+  assert.match(denied.json.code, /NoRoleAssignment/);
+  assert.match(denied.json.requiredAction, /clientConnection\/write/);
+  assert.match(denied.json.hint, /SignalR App Server/);
+  // also for the token whose negotiate and upgrade were served from the caches
+  assert.equal((await neg(first)).status, 403);
+  await c.stop();
+});
