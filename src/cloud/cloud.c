@@ -62,8 +62,8 @@ static int mkdir_p(const char *dir, mode_t mode)
     return SG_OK;
 }
 
-/* Writes data to path atomically (tmp + fsync + rename) with mode. */
-static int write_secret_file(const char *path, const char *data)
+/* Writes data to path atomically (tmp + fsync + rename), mode 0600. */
+int sg__cloud_write_secret_file(const char *path, const char *data)
 {
     char tmp[SG_CLOUD_PATH_MAX + 16];
     int fd, rc = SG_OK;
@@ -133,7 +133,7 @@ static int ensure_admin_credential(sg_cloud *c, int force)
         return rc;
     char line[80];
     sg_snprintf(line, sizeof line, "%s\n", cred);
-    rc = write_secret_file(c->admin_cred_file, line);
+    rc = sg__cloud_write_secret_file(c->admin_cred_file, line);
     if (rc == SG_OK)
         SG_LOGI(MOD, "event=admin_credential_created file=%s", c->admin_cred_file);
     return rc;
@@ -291,6 +291,13 @@ int sg_cloud_open(uv_loop_t *loop, const sg_cloud_opts *opts, sg_cloud **out, ch
         if (errmsg && !errmsg[0])
             sg_snprintf(errmsg, errlen, "cannot initialise the store in %s: %s", c->data_dir,
                         sg_strerror(rc));
+        goto fail;
+    }
+    rc = sg__cloud_tempkey_init(c);
+    if (rc != SG_OK) {
+        if (errmsg && !errmsg[0])
+            sg_snprintf(errmsg, errlen, "cannot create or read %s/tempkey-secret: %s",
+                        c->data_dir, sg_strerror(rc));
         goto fail;
     }
 

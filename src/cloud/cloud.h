@@ -90,6 +90,29 @@ int sg_cloud_authorize(sg_cloud *c, const char *oid, const char *tid, const char
  * this is unchanged and the time is before its valid_until (when set). */
 uint64_t sg_cloud_authz_generation(const sg_cloud *c);
 
+/* ---- temporary access keys of the data plane ---------------------------------------------
+ * GET /api/v1/auth/accessKey (and the service protocol's AccessKeyRequest) hand an authorized
+ * Entra principal a key to sign client tokens with. They survive restarts: the store keeps
+ * (kid, resource, owner, tenant, expiry) — never the key, which is
+ * base64(HMAC-SHA256(secret, kid)) with a per-data-dir secret (DIR/tempkey-secret, 0600). */
+typedef struct sg_cloud_tempkey {
+    char kid[48];       /* "sigrid-tk-" + 16 base64url characters */
+    char key[48];       /* base64 of 32 bytes; its UTF-8 bytes are the HMAC key */
+    char oid[64];       /* owner */
+    char tid[64];
+    int64_t expires_ms; /* unix ms */
+} sg_cloud_tempkey;
+
+/* Issues and persists a new key for (resource, owner) valid until expires_ms. */
+int sg_cloud_tempkey_issue(sg_cloud *c, const char *resource_id, const char *oid,
+                           const char *tid, int64_t expires_ms, sg_cloud_tempkey *out);
+/* The live key `kid` of resource_id (key re-derived). SG_ENOTFOUND when unknown or issued for
+ * another resource; SG_ETIMEDOUT when expired (out has kid, owner and expires_ms, no key). */
+int sg_cloud_tempkey_find(sg_cloud *c, const char *resource_id, const char *kid,
+                          sg_cloud_tempkey *out);
+/* Deletes expired keys; returns how many or an sg_err. */
+int sg_cloud_tempkey_sweep(sg_cloud *c);
+
 /* ---- Entra ID tokens issued by this tenant (for the data plane's RS256 path) -------------- */
 
 /* "{cloudUrl}/{tenantId}/": the `iss` of every token sigrid issues. Borrowed; NULL before the

@@ -44,6 +44,7 @@ struct sg_cloud {
     char cloud_url[256]; /* "https://127.0.0.1:8443" (no trailing slash) */
     char ca_file[SG_CLOUD_PATH_MAX];         /* DIR/tls/ca.pem ("" with --cloud-http) */
     char admin_cred_file[SG_CLOUD_PATH_MAX]; /* DIR/admin-credential */
+    unsigned char tempkey_secret[32];        /* DIR/tempkey-secret (tempkey.c) */
     int cloud_port;      /* the bound port (after listen) */
     int cloud_http;
     int identity_port_base;
@@ -100,5 +101,13 @@ void sg__cloud_signalr_notify(sg_cloud *c, sg_res_event ev, const sg_signalr_rec
 const char *sg__cloud_signalr_url(const sg_cloud *c, const char *resource_id);
 /* A new random access key: 32 random bytes, base64 without padding (43 characters). */
 int sg__cloud_gen_access_key(char *out, size_t outlen);
+
+/* ---- cloud.c / tempkey.c ---------------------------------------------------------------- */
+
+/* Writes data to path atomically (tmp + fsync + rename), mode 0600. */
+int sg__cloud_write_secret_file(const char *path, const char *data);
+/* Loads DIR/tempkey-secret, creating it (32 random bytes, 0600) on first start; sweeps
+ * expired temporary keys. */
+int sg__cloud_tempkey_init(sg_cloud *c);
 
 #endif

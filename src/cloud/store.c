@@ -66,6 +66,11 @@ static const char *const migrations[] = {
     "CREATE INDEX role_assignments_principal ON role_assignments(principal_id);"
     "CREATE TABLE signing_keys(kid TEXT PRIMARY KEY, private_pem TEXT NOT NULL,"
     "  created INTEGER NOT NULL, not_after INTEGER NOT NULL, expires INTEGER NOT NULL);",
+    /* 1 -> 2: temporary access keys of the data plane (no key bytes: they are derived) */
+    "CREATE TABLE temp_keys(kid TEXT PRIMARY KEY, resource_id TEXT NOT NULL COLLATE NOCASE,"
+    "  owner_oid TEXT NOT NULL COLLATE NOCASE, tenant_id TEXT NOT NULL COLLATE NOCASE,"
+    "  created INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX temp_keys_expires ON temp_keys(expires_ms);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SG_STORE_SCHEMA_VERSION,
@@ -648,4 +653,50 @@ int sg_store_signing_key_list(sg_store *st, sg_store_signing_key_cb cb, void *ud
         rc = sg__store_err(st, r, "signing_key_list");
     sqlite3_finalize(s);
     return rc;
+}
+
+/* ---- temporary access keys ------------------------------------------------------------------ */
+
+int sg_store_tempkey_add(sg_store *st, const sg_tempkey_rec *r)
+{
+    if (!sg__store_fits(r->kid, sizeof r->kid) || !r->kid[0] || !r->resource_id[0] ||
+        !r->owner_oid[0])
+        return SG_EINVAL;
+    return sg__store_exec(st,
+                          "INSERT INTO temp_keys(kid, resource_id, owner_oid, tenant_id, created,"
+                          " expires_ms) VALUES(?,?,?,?,?,?)",
+                          "ssssii", r->kid, r->resource_id, r->owner_oid, r->tenant_id, r->created,
+                          r->expires_ms);
+}
+
+int sg_store_tempkey_get(sg_store *st, const char *kid, sg_tempkey_rec *out)
+{
+    sqlite3_stmt *s;
+    int rc = sg__store_prepare(st, &s,
+                               "SELECT kid, resource_id, owner_oid, tenant_id, created, expires_ms"
+                               " FROM temp_keys WHERE kid=?",
+                               "s", kid);
+    if (rc)
+        return rc;
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        SG_STORE_COL(s, 0, out->kid);
+        SG_STORE_COL(s, 1, out->resource_id);
+        SG_STORE_COL(s, 2, out->owner_oid);
+        SG_STORE_COL(s, 3, out->tenant_id);
+        out->created = sqlite3_column_int64(s, 4);
+        out->expires_ms = sqlite3_column_int64(s, 5);
+        rc = SG_OK;
+    } else {
+        rc = r == SQLITE_DONE ? SG_ENOTFOUND : sg__store_err(st, r, "tempkey_get");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int sg_store_tempkey_sweep(sg_store *st, int64_t now_ms)
+{
+    int rc = sg__store_exec(st, "DELETE FROM temp_keys WHERE expires_ms<=?", "i", now_ms);
+    return rc == SG_OK ? sqlite3_changes(st->db) : rc;
 }

@@ -32,7 +32,7 @@
 #define SG_STORE_NAME_MAX 128
 #define SG_STORE_GUID_MAX 40 /* 36 chars + NUL, rounded */
 #define SG_STORE_MAX_UAMI 16 /* user-assigned identities per compute resource */
-#define SG_STORE_SCHEMA_VERSION 1
+#define SG_STORE_SCHEMA_VERSION 2
 
 typedef struct sg_store sg_store;
 
@@ -173,6 +173,23 @@ int sg_store_signing_key_delete(sg_store *st, const char *kid);
 typedef int (*sg_store_signing_key_cb)(const sg_signing_key_rec *k, void *ud);
 /* Ordered by created, newest first. */
 int sg_store_signing_key_list(sg_store *st, sg_store_signing_key_cb cb, void *ud);
+
+/* ---- temporary access keys (tempkey.c; the data plane's /api/v1/auth/accessKey) -------------
+ * Only (kid, resource, owner, tenant, expiry) are stored: the key itself is derived from the
+ * kid and a per-data-dir secret (tempkey.c), never written. */
+typedef struct sg_tempkey_rec {
+    char kid[64];
+    char resource_id[SG_STORE_ID_MAX];
+    char owner_oid[SG_STORE_GUID_MAX];
+    char tenant_id[SG_STORE_GUID_MAX];
+    int64_t created;    /* unix seconds */
+    int64_t expires_ms; /* unix ms */
+} sg_tempkey_rec;
+int sg_store_tempkey_add(sg_store *st, const sg_tempkey_rec *r);
+/* SG_ENOTFOUND when there is no row for kid (expired rows are returned: check expires_ms). */
+int sg_store_tempkey_get(sg_store *st, const char *kid, sg_tempkey_rec *out);
+/* Deletes rows with expires_ms <= now_ms; returns how many (>= 0) or an sg_err. */
+int sg_store_tempkey_sweep(sg_store *st, int64_t now_ms);
 
 /* ==== below: used by cloud.c / arm*.c / rbac*.c only ===================================== */
 

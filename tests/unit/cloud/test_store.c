@@ -102,6 +102,65 @@ static void test_reopen_and_version(void **state)
     assert_null(f->st);
 }
 
+/* temporary keys: (kid, resource, owner, tenant, expiry) rows — no key column at all —,
+ * expired rows swept, and the 1 -> 2 migration that adds the table to an older database */
+static void test_temp_keys(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    sg_tempkey_rec r, got;
+    memset(&r, 0, sizeof r);
+    snprintf(r.kid, sizeof r.kid, "sigrid-tk-AAAAAAAAAAAAAAAA");
+    snprintf(r.resource_id, sizeof r.resource_id, "%s", APP);
+    snprintf(r.owner_oid, sizeof r.owner_oid, "aaaaaaaa-0000-4000-8000-000000000001");
+    snprintf(r.tenant_id, sizeof r.tenant_id, SUB);
+    r.created = 1000;
+    r.expires_ms = 5000;
+    assert_int_equal(sg_store_tempkey_add(f->st, &r), SG_OK);
+    assert_int_equal(sg_store_tempkey_add(f->st, &r), SG_EEXIST);
+    snprintf(r.kid, sizeof r.kid, "sigrid-tk-BBBBBBBBBBBBBBBB");
+    r.expires_ms = 9000;
+    assert_int_equal(sg_store_tempkey_add(f->st, &r), SG_OK);
+    assert_int_equal(sg_store_tempkey_get(f->st, "sigrid-tk-AAAAAAAAAAAAAAAA", &got), SG_OK);
+    assert_string_equal(got.resource_id, APP);
+    assert_string_equal(got.owner_oid, "aaaaaaaa-0000-4000-8000-000000000001");
+    assert_int_equal(got.expires_ms, 5000);
+    assert_int_equal(sg_store_tempkey_get(f->st, "sigrid-tk-nope", &got), SG_ENOTFOUND);
+    /* the rows survive a reopen; the sweep takes the expired one only */
+    sg_store_close(f->st);
+    assert_int_equal(sg_store_open(f->path, &f->st, err, sizeof err), SG_OK);
+    assert_int_equal(sg_store_tempkey_sweep(f->st, 5000), 1);
+    assert_int_equal(sg_store_tempkey_get(f->st, "sigrid-tk-AAAAAAAAAAAAAAAA", &got), SG_ENOTFOUND);
+    assert_int_equal(sg_store_tempkey_get(f->st, "sigrid-tk-BBBBBBBBBBBBBBBB", &got), SG_OK);
+    assert_int_equal(sg_store_tempkey_sweep(f->st, 5000), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sg_store_tempkey_add(f->st, &r), SG_EINVAL);
+    sg_store_close(f->st);
+    f->st = NULL;
+    /* no key bytes in the schema */
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='temp_keys'",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_null(strstr((const char *)sqlite3_column_text(s, 0), "key TEXT"));
+    sqlite3_finalize(s);
+    /* a version-1 database (before temporary keys were kept) is migrated forward */
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE temp_keys; PRAGMA user_version=1", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(sg_store_open(f->path, &f->st, err, sizeof err), SG_OK);
+    assert_int_equal(sg_store_tempkey_get(f->st, "sigrid-tk-BBBBBBBBBBBBBBBB", &got), SG_ENOTFOUND);
+    snprintf(r.kid, sizeof r.kid, "sigrid-tk-CCCCCCCCCCCCCCCC");
+    snprintf(r.resource_id, sizeof r.resource_id, "%s", APP);
+    snprintf(r.owner_oid, sizeof r.owner_oid, "o");
+    r.expires_ms = 1;
+    assert_int_equal(sg_store_tempkey_add(f->st, &r), SG_OK);
+}
+
 static void test_secrets(void **state)
 {
     fx *f = *state;
@@ -243,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reopen_and_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_temp_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compute_identities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signing_keys_and_assignments, setup, teardown),
     };
