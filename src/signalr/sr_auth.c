@@ -14,7 +14,9 @@
 #include "sg_str.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void sr_principal_clear(sr_principal *p)
@@ -210,6 +212,16 @@ static void aud_hint(const json_t *aud, const char *host, const char *path, cons
 /* ---- temporary keys ------------------------------------------------------------------ */
 
 #define TEMPKEY_LIFETIME_MS (90u * 60u * 1000u)
+
+/* 90 minutes; tests may shorten it with SIGRID_TEMP_KEY_LIFETIME_S (1..5400). */
+static uint64_t tempkey_lifetime_ms(void)
+{
+    const char *e = getenv("SIGRID_TEMP_KEY_LIFETIME_S");
+    int64_t v;
+    if (e && sg_parse_i64(e, strlen(e), &v) == SG_OK && v >= 1 && v <= 5400)
+        return (uint64_t)v * 1000u;
+    return TEMPKEY_LIFETIME_MS;
+}
 #define TEMPKEY_MAX 10000u
 
 static const char *tempkey_key(const void *v)
@@ -223,6 +235,15 @@ static void tempkeys_init(sg_signalr *s)
         sr_map_init(&s->tempkeys, tempkey_key, s->hubs.seed ^ 0x1b873593u);
 }
 
+static void tempkey_from_cloud(sr_tempkey *k, const sg_cloud_tempkey *ck)
+{
+    snprintf(k->kid, sizeof k->kid, "%s", ck->kid);
+    snprintf(k->key, sizeof k->key, "%s", ck->key);
+    snprintf(k->oid, sizeof k->oid, "%s", ck->oid);
+    snprintf(k->tid, sizeof k->tid, "%s", ck->tid);
+    k->expires_ms = (uint64_t)ck->expires_ms;
+}
+
 int sr_tempkey_mint(sg_signalr *s, const char *oid, const char *tid, const sr_tempkey **out)
 {
     tempkeys_init(s);
@@ -233,19 +254,34 @@ int sr_tempkey_mint(sg_signalr *s, const char *oid, const char *tid, const sr_te
     sr_tempkey *k = SG_NEW(sr_tempkey);
     if (!k)
         return SG_ENOMEM;
-    char rnd[64];
-    if (sg_random_token(rnd, sizeof rnd, 12) != SG_OK)
-        goto fail;
-    snprintf(k->kid, sizeof k->kid, "sigrid-tk-%.30s", rnd);
-    unsigned char raw[32];
-    if (sg_random_bytes(raw, sizeof raw) != SG_OK)
-        goto fail;
-    /* looks like an Azure key (base64 of 32 bytes); used as UTF-8 bytes, never decoded */
-    if (sg_b64_encode(raw, sizeof raw, k->key, sizeof k->key) < 0)
-        goto fail;
-    snprintf(k->oid, sizeof k->oid, "%s", oid ? oid : "");
-    snprintf(k->tid, sizeof k->tid, "%s", tid ? tid : "");
-    k->expires_ms = (uint64_t)sg_unix_ms() + TEMPKEY_LIFETIME_MS;
+    k->expires_ms = (uint64_t)sg_unix_ms() + tempkey_lifetime_ms();
+    if (s->cloud) {
+        /* persisted (kid, owner, expiry) and derived from the data dir's secret: the key
+         * survives a restart */
+        sg_cloud_tempkey ck;
+        int rc = sg_cloud_tempkey_issue(s->cloud, s->resource_id, oid, tid,
+                                        (int64_t)k->expires_ms, &ck);
+        if (rc != SG_OK) {
+            sg_free(k);
+            SG_LOGW("signalr", "event=temp_key_not_issued err=\"%s\"", sg_strerror(rc));
+            return rc == SG_EINVAL ? SG_EINVAL : SG_EIO;
+        }
+        tempkey_from_cloud(k, &ck);
+        OPENSSL_cleanse(&ck, sizeof ck);
+    } else {
+        char rnd[64];
+        if (sg_random_token(rnd, sizeof rnd, 12) != SG_OK)
+            goto fail;
+        snprintf(k->kid, sizeof k->kid, "sigrid-tk-%.30s", rnd);
+        unsigned char raw[32];
+        if (sg_random_bytes(raw, sizeof raw) != SG_OK)
+            goto fail;
+        /* looks like an Azure key (base64 of 32 bytes); used as UTF-8 bytes, never decoded */
+        if (sg_b64_encode(raw, sizeof raw, k->key, sizeof k->key) < 0)
+            goto fail;
+        snprintf(k->oid, sizeof k->oid, "%s", oid ? oid : "");
+        snprintf(k->tid, sizeof k->tid, "%s", tid ? tid : "");
+    }
     if (sr_map_put(&s->tempkeys, k) != SG_OK)
         goto fail;
     SG_LOGI("signalr", "event=temp_key_issued kid=%s oid=%s", k->kid, k->oid);
@@ -256,14 +292,43 @@ fail:
     return SG_ENOMEM;
 }
 
-static const sr_tempkey *tempkey_get(sg_signalr *s, const char *kid)
+/* The live temporary key `kid`, or NULL; *ended_ms = its deadline when it is known to have
+ * expired. */
+static const sr_tempkey *tempkey_get(sg_signalr *s, const char *kid, int64_t *ended_ms)
 {
-    if (!s || !kid || !s->tempkeys.key)
+    *ended_ms = 0;
+    if (!s || !kid)
         return NULL;
+    tempkeys_init(s);
+    uint64_t now = (uint64_t)sg_unix_ms();
     const sr_tempkey *k = sr_map_get(&s->tempkeys, kid, strlen(kid));
-    if (k && k->expires_ms <= (uint64_t)sg_unix_ms())
+    if (k && k->expires_ms <= now)
+        *ended_ms = (int64_t)k->expires_ms;
+    if (k)
+        return k->expires_ms <= now ? NULL : k;
+    /* issued before a restart (or by this data dir's store): found there, key re-derived */
+    sg_cloud_tempkey ck;
+    if (!s->cloud || strncmp(kid, "sigrid-tk-", 10) != 0)
         return NULL;
-    return k;
+    int rc = sg_cloud_tempkey_find(s->cloud, s->resource_id, kid, &ck);
+    if (rc == SG_ETIMEDOUT)
+        *ended_ms = ck.expires_ms;
+    if (rc != SG_OK)
+        return NULL;
+    if (s->tempkeys.n >= TEMPKEY_MAX)
+        sr_tempkeys_sweep(s);
+    sr_tempkey *nk = s->tempkeys.n < TEMPKEY_MAX ? SG_NEW(sr_tempkey) : NULL;
+    if (nk) {
+        tempkey_from_cloud(nk, &ck);
+        if (sr_map_put(&s->tempkeys, nk) != SG_OK) {
+            sg_free(nk);
+            nk = NULL;
+        }
+    }
+    OPENSSL_cleanse(&ck, sizeof ck);
+    if (nk)
+        SG_LOGI("signalr", "event=temp_key_loaded kid=%s oid=%s", nk->kid, nk->oid);
+    return nk;
 }
 
 void sr_tempkeys_sweep(sg_signalr *s)
@@ -283,6 +348,8 @@ void sr_tempkeys_sweep(sg_signalr *s)
     if (swept) /* tokens signed with them are forgotten (they are refused at use anyway) */
         sr_tokcache_invalidate(&s->tokcache);
     sr_tokcache_sweep(&s->tokcache, now);
+    if (s->cloud)
+        sg_cloud_tempkey_sweep(s->cloud); /* the persisted ones too */
 }
 
 void sr_tempkeys_free(sg_signalr *s)
@@ -452,6 +519,28 @@ static int sr_auth_entra(const sr_auth_keys *k, const char *token, size_t len,
     return sr_auth_entra_token(k->s, token, len, ac, p, f);
 }
 
+/* 401 for a token whose kid names a temporary key that is not (or no longer) live. */
+static void tempkey_not_found(sr_auth_fail *f, const char *kid, int64_t ended_ms)
+{
+    if (ended_ms > 0) {
+        char when[48], h[400];
+        sg_time_iso8601(ended_ms / 1000, when, sizeof when);
+        snprintf(h, sizeof h,
+                 "The temporary key '%.48s' expired at %s (temporary keys live 90 minutes; "
+                 "restarts keep them): fetch a new one from /api/v1/auth/accessKey (the SDK "
+                 "does this by itself within minutes).",
+                 kid, when);
+        fail(f, 401, "Unauthorized.SigningKeyNotFound",
+             "The signature key was not found: the temporary key has expired.", h);
+        return;
+    }
+    fail(f, 401, "Unauthorized.SigningKeyNotFound", "The signature key was not found.",
+         "The token names a temporary key that has expired (they live 90 minutes; restarts "
+         "keep them) or that this service never issued for this resource (another data dir "
+         "or resource): fetch a new one from /api/v1/auth/accessKey (the SDK does this by "
+         "itself within minutes).");
+}
+
 /* The checks after the signature, shared by a fresh verification and a cached one: exp/nbf
  * (60 s skew) at every use, the audience of this request, and for a temporary key its owner's
  * role. claims is a reference the call consumes (it becomes p->claims on SG_OK). */
@@ -580,12 +669,11 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
         return SG_EAUTH;
     }
     /* a temporary key (Entra-derived) is looked up by kid and works with local auth off */
-    const sr_tempkey *tk = kidbuf[0] ? tempkey_get(k->s, kidbuf) : NULL;
-    if (!tk && k->disable_local_auth && strncmp(kidbuf, "sigrid-tk-", 10) == 0) {
-        fail(f, 401, "Unauthorized.SigningKeyNotFound", "The signature key was not found.",
-             "The token names a temporary key that has expired (90 minutes) or was issued before "
-             "the service restarted: fetch a new one from /api/v1/auth/accessKey (the SDK does "
-             "this by itself within minutes).");
+    int64_t tk_ended = 0;
+    const sr_tempkey *tk = kidbuf[0] ? tempkey_get(k->s, kidbuf, &tk_ended) : NULL;
+    int tk_named = strncmp(kidbuf, "sigrid-tk-", 10) == 0;
+    if (!tk && k->disable_local_auth && tk_named) {
+        tempkey_not_found(f, kidbuf, tk_ended);
         sg_jwt_clear(&t);
         return SG_EAUTH;
     }
@@ -620,7 +708,14 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
             keys[nk++] = (sg_jwt_key){k->primary, strlen(k->primary)};
         if (k->secondary && *k->secondary)
             keys[nk++] = (sg_jwt_key){k->secondary, strlen(k->secondary)};
-        if (!nk || sg_jwt_verify_hs_decoded(token, len, &t, keys, nk, &vo, &je) != SG_OK) {
+        int vrc = nk ? sg_jwt_verify_hs_decoded(token, len, &t, keys, nk, &vo, &je) : SG_EAUTH;
+        if (vrc != SG_OK && tk_named) {
+            /* named a temporary key we do not (or no longer) have: say so, not "wrong key" */
+            tempkey_not_found(f, kidbuf, tk_ended);
+            sg_jwt_clear(&t);
+            return SG_EAUTH;
+        }
+        if (vrc != SG_OK) {
             fail(f, 401, "Unauthorized.InvalidSignature",
                  "The token signature does not match any access key of this resource.",
                  "The token was signed with another key: a key that has since been renewed, "

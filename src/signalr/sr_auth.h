@@ -43,7 +43,9 @@ typedef struct sr_auth_fail {
 } sr_auth_fail;
 
 /* Temporary access keys (GET /api/v1/auth/accessKey, service-protocol AccessKeyRequest):
- * minted for an authorized Entra principal, valid 90 minutes, kept in memory by the ctx. */
+ * minted for an authorized Entra principal, valid 90 minutes, persisted through the cloud
+ * (sg_cloud_tempkey_*: kid/owner/expiry stored, key derived) so they survive restarts; the
+ * ctx keeps the ones in use in memory. */
 typedef struct sr_tempkey {
     uint64_t expires_ms; /* sg_unix_ms() deadline */
     char oid[64];
