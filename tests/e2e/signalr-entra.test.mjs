@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
-import { startDataPlane, connect, collect, rest, audBase, request, sleep } from './lib/signalr.mjs';
+import { startDataPlane, connect, collect, rest, audBase, request, sleep, waitStatus } from './lib/signalr.mjs';
 
 const dev = !!process.env.SIGRID_DEV_SIGNALR;
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
@@ -21,15 +21,6 @@ async function entraToken(scope = 'https://signalr.azure.com/.default') {
   return r.json.access_token;
 }
 
-async function waitStatus(fn, want, tries = 50) {
-  let r;
-  for (let i = 0; i < tries; i++) {
-    r = await fn();
-    if (r.status === want) return r;
-    await sleep(100);
-  }
-  return r;
-}
 
 before(async () => {
   if (dev) return;

@@ -9,22 +9,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import { startDataPlane, connect, rest, audBase, request, sleep } from './lib/signalr.mjs';
+import { startDataPlane, connect, rest, audBase, request, sleep, waitStatus } from './lib/signalr.mjs';
 
 const LIFETIME_S = 40; // SIGRID_TEMP_KEY_LIFETIME_S: 90 minutes in production
 const dev = !!process.env.SIGRID_DEV_SIGNALR;
 let dp;
 after(async () => { if (dp) await dp.stop(); });
 
-async function waitStatus(fn, want, tries = 100) {
-  let r;
-  for (let i = 0; i < tries; i++) {
-    r = await fn();
-    if (r.status === want) return r;
-    await sleep(100);
-  }
-  return r;
-}
 
 test('a temporary key from a VM identity works after a restart, and expires with the reason', { skip: dev, timeout: 180000 }, async () => {
   dp = await startDataPlane({ env: { SIGRID_TEMP_KEY_LIFETIME_S: String(LIFETIME_S) } });
@@ -33,10 +24,10 @@ test('a temporary key from a VM identity works after a restart, and expires with
   await s.cli(['role', 'assignment', 'create', '--assignee', vm.identity.principalId, '--role', 'SignalR App Server', '--scope', s.signalrId]);
   // the VM's managed identity: an Entra token for https://signalr.azure.com from its endpoint
   const imds = `${vm.identityEndpoint.replace(/\/$/, '')}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent('https://signalr.azure.com')}`;
-  const t = await waitStatus(() => request(imds, { headers: { Metadata: 'true' } }), 200);
+  const t = await waitStatus(() => request(imds, { headers: { Metadata: 'true' } }), 200, 100);
   assert.equal(t.status, 200, t.body);
   const issuedAt = Date.now();
-  const k = await waitStatus(() => request(`${dp.url}/api/v1/auth/accessKey`, { headers: { Authorization: `Bearer ${t.json.access_token}` } }), 200);
+  const k = await waitStatus(() => request(`${dp.url}/api/v1/auth/accessKey`, { headers: { Authorization: `Bearer ${t.json.access_token}` } }), 200, 100);
   assert.equal(k.status, 200, k.body);
   const { KeyId: kid, AccessKey: key } = k.json;
   assert.match(kid, /^sigrid-tk-/);

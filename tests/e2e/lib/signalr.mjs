@@ -5,9 +5,9 @@
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { SignJWT } from 'jose';
-import { startSigrid, request, sleep } from './sigrid.mjs';
+import { startSigrid, request, sleep, waitStatus } from './sigrid.mjs';
 
-export { signalR, sleep, request };
+export { signalR, sleep, request, waitStatus };
 
 /** Starts the data plane; resolves {url, key, key2, stop(), restart(), sigrid}. */
 export async function startDataPlane(opts = {}) {

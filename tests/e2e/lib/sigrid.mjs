@@ -47,6 +47,18 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Calls fn() (which resolves to a response with .status) every 100 ms until it answers `want`,
+// at most `tries` times; resolves to the last response either way.
+export async function waitStatus(fn, want, tries = 50) {
+  let r;
+  for (let i = 0; i < tries; i++) {
+    r = await fn();
+    if (r.status === want) return r;
+    await sleep(100);
+  }
+  return r;
+}
+
 /** Error thrown by cli() when the command exits non-zero. */
 export class CliError extends Error {
   constructor(args, code, stdout, stderr) {
