@@ -4,10 +4,12 @@
  * a reader thread draining them all with epoll on core 1; the two modes alternate every N
  * calls so drift in the machine's load hits both alike. Runs 6 s.
  *
- *   cc -O2 -pthread bench/writecost.c -o /tmp/writecost && /tmp/writecost [FRAMES [SIZE [CONNS]]]
+ *   build/bench/writecost [FRAMES [SIZE [CONNS]]]      (built with the tree: make build)
  *
  * Prints µs per call for both modes and their ratio. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
