@@ -54,6 +54,7 @@ enum {
     F_HELD = 1 << 14,       /* on ctx->held: flushed by the next check phase */
     F_WASHELD = 1 << 15,    /* released from hold in this check */
     F_COALESCE = 1 << 16,   /* push-only stream (WebSocket, SSE): may be held one turn */
+    F_QWARM = 1 << 17,      /* the empty queue arrays were used since the last sweep */
 };
 
 #define DRAIN_LOW (256 * 1024)
@@ -145,8 +146,14 @@ static void q_consume(queue *q, size_t n)
         q->head = (q->head + 1) & (q->cap - 1);
         q->count--;
     }
-    if (q->count == 0) {
-        /* idle connections keep no queue memory */
+    if (q->count == 0)
+        q->head = 0; /* the array stays for the next burst; the sweep frees it when idle */
+}
+
+/* Frees an empty queue's array: idle connections keep no queue memory. */
+static void q_trim(queue *q)
+{
+    if (q->count == 0 && q->e) {
         sg_free(q->e);
         q->e = NULL;
         q->cap = q->head = 0;
@@ -311,6 +318,16 @@ static void on_sweep(uv_timer_t *t)
             SG_LOGI("net", "event=slow_consumer peer=%s queued=%zu policy=soft", s->peer,
                     sg_stream_queued(s));
             sg__stream_close_reason(s, SG_ELIMIT, 0);
+        }
+        /* A busy stream reuses its queue array from flush to flush (a fan-out round would
+         * otherwise grow it 4 -> 8 -> 16 -> 32 entries every time); one left unused for a whole
+         * sweep period is freed. */
+        if (s->flags & F_QWARM)
+            s->flags &= ~(uint32_t)F_QWARM;
+        else if (!s->wreq) {
+            q_trim(&s->q);
+            if (s->tls)
+                q_trim(&s->tls->wq);
         }
     }
 }
@@ -739,6 +756,8 @@ static int stream_flush(sg_stream *s)
         if (s->tls && s->q.count)
             tls_encrypt(s);
     }
+    if (s->q.e || q->e)
+        s->flags |= F_QWARM;
     if (s->soft_since && sg_stream_queued(s) <= s->lim.soft_limit)
         s->soft_since = 0;
     if ((s->flags & F_WANT_DRAIN) && sg_stream_queued(s) <= DRAIN_LOW) {
