@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SR_TOKCACHE_MAX_ENTRIES 4096u
-#define SR_TOKCACHE_MAX_BYTES (4u << 20)
+#define SR_TOKCACHE_MAX_ENTRIES 1024u
+#define SR_TOKCACHE_MAX_BYTES (1u << 20)
 #define SR_TOKCACHE_MAX_TOKEN 2048u
 
 /* What a successful verification produced. */
