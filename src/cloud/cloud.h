@@ -89,6 +89,9 @@ int sg_cloud_authorize(sg_cloud *c, const char *oid, const char *tid, const char
  * assignments, roles, resources, scopes, principals). A caller may reuse a decision while
  * this is unchanged and the time is before its valid_until (when set). */
 uint64_t sg_cloud_authz_generation(const sg_cloud *c);
+/* Moves on whenever the set of keys sg_cloud_verify_token accepts changes (rotation, a key
+ * dropped): a caller may remember a token it verified while this is unchanged. */
+uint64_t sg_cloud_signing_generation(const sg_cloud *c);
 
 /* ---- temporary access keys of the data plane ---------------------------------------------
  * GET /api/v1/auth/accessKey (and the service protocol's AccessKeyRequest) hand an authorized

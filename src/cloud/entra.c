@@ -769,6 +769,12 @@ const char *sg_cloud_issuer(const sg_cloud *c)
     return e->iss;
 }
 
+uint64_t sg_cloud_signing_generation(const sg_cloud *c)
+{
+    const sg_entra *e = c ? (const sg_entra *)c->entra : NULL;
+    return e ? e->kr.gen : 0;
+}
+
 int sg_cloud_verify_token(sg_cloud *c, const char *token, size_t len, sg_jwt *out,
                           sg_jwt_error *err)
 {

@@ -294,6 +294,7 @@ static int build_jwks(sg_keyring *kr)
     kr->jwks = s;
     kr->jwks_len = len;
     kr->pub = pub;
+    kr->gen++;
     return SG_OK;
 }
 

@@ -80,6 +80,7 @@ typedef struct sg_keyring {
     char *jwks; /* {"keys":[...]} for every key in the ring */
     size_t jwks_len;
     sg_jwks *pub; /* the same keys, for verification */
+    uint64_t gen; /* moves on every time pub is rebuilt (a key added, rotated or dropped) */
     int64_t max_lifetime_s;
     int64_t rotate_after_s;
 } sg_keyring;

@@ -437,7 +437,21 @@ int sr_auth_entra_token(sg_signalr *s, const char *token, size_t len, const sr_a
     }
     sg_jwt t = {0};
     sg_jwt_error je = {0};
-    int rc = sg_cloud_verify_token(s->cloud, token, len, &t, &je);
+    /* A token verified a moment ago (an app server's or a REST caller's token is presented on
+     * every request until it is refreshed): its signature and issuer are settled while the
+     * tenant's signing keys are unchanged; exp/nbf, audience, tenant and RBAC are not. */
+    uint64_t kgen = sg_cloud_signing_generation(s->cloud);
+    if (kgen != s->entra_keys_gen) {
+        sr_tokcache_invalidate(&s->tokcache);
+        s->entra_keys_gen = kgen;
+    }
+    const sr_tok_info *hit = sr_tokcache_get(&s->tokcache, token, len, (uint64_t)sg_unix_ms());
+    int cached = hit && hit->kind == SR_PRINC_ENTRA;
+    int rc = SG_OK;
+    if (cached)
+        t.payload = json_incref(hit->claims);
+    else
+        rc = sg_cloud_verify_token(s->cloud, token, len, &t, &je);
     if (rc == SG_EPERM) {
         char h[640];
         snprintf(h, sizeof h,
@@ -469,6 +483,8 @@ int sr_auth_entra_token(sg_signalr *s, const char *token, size_t len, const sr_a
             "The Microsoft Entra ID token is not valid now.",
             je.reason[0] ? je.reason : "Acquire a new token (credentials cache and refresh them).");
         sg_jwt_clear(&t);
+        if (cached)
+            sr_tokcache_drop(&s->tokcache, token, len);
         return SG_EAUTH;
     }
     const json_t *aud = json_object_get(t.payload, "aud");
@@ -509,6 +525,13 @@ int sr_auth_entra_token(sg_signalr *s, const char *token, size_t len, const sr_a
     p->claims = t.payload;
     t.payload = NULL;
     sg_jwt_clear(&t);
+    if (!cached) {
+        sr_tok_info ti;
+        memset(&ti, 0, sizeof ti);
+        ti.kind = SR_PRINC_ENTRA;
+        ti.claims = p->claims;
+        sr_tokcache_put(&s->tokcache, token, len, &ti);
+    }
     return SG_OK;
 }
 
@@ -628,6 +651,8 @@ int sr_auth_token(const sr_auth_keys *k, const char *token, size_t len, const ch
      * its signature and JSON are settled, what depends on the time and the request is not */
     if (k->cache) {
         const sr_tok_info *hit = sr_tokcache_get(k->cache, token, len, (uint64_t)sg_unix_ms());
+        if (hit && hit->kind == SR_PRINC_ENTRA) /* an RS256 token: its own checks, its own hit */
+            return sr_auth_entra(k, token, len, ac, p, f);
         if (hit) {
             sr_tok_info ti = *hit;
             int rc = hs_finish(k, json_incref(hit->claims), &ti, host, path, ac, p, f);

@@ -295,6 +295,7 @@ struct sg_signalr {
     size_t nservers;
     sr_map tempkeys; /* kid -> sr_tempkey (sr_auth.c) */
     sr_tokcache tokcache; /* verified bearer tokens (sr_auth.c) */
+    uint64_t entra_keys_gen; /* sg_cloud_signing_generation the cached Entra tokens met */
     sr_authz_cache authz; /* remembered RBAC decisions (sr_authz.c) */
     uint32_t ticks;
     size_t nconns; /* connections counted against max_connections */

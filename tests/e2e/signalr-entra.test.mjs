@@ -136,3 +136,27 @@ test('a removed role denies the very next connect, although the decision was rem
   assert.equal((await neg(first)).status, 403);
   await c.stop();
 });
+
+test('an Entra token is remembered after its first use, and every use is still authorized', { skip: dev, timeout: 60000 }, async () => {
+  const held = await s.cli(['role', 'assignment', 'list', '--assignee', app.appId]);
+  if (!held.some((a) => a.roleDefinitionName === 'SignalR REST API Owner'))
+    await s.cli(['role', 'assignment', 'create', '--assignee', app.appId, '--role', 'SignalR REST API Owner', '--scope', s.signalrId]);
+  const tok = await entraToken();
+  const p = '/api/hubs/entra/:send';
+  const body = { target: 'msg', arguments: ['again'] };
+  const first = await waitStatus(() => rest(dp, 'POST', p, body, { token: tok }), 202);
+  assert.equal(first.status, 202, first.body);
+  // the same bytes again: signature and JSON from memory, role and audience checked again
+  for (let i = 0; i < 3; i++) assert.equal((await rest(dp, 'POST', p, body, { token: tok })).status, 202);
+  const list = await s.cli(['role', 'assignment', 'list', '--assignee', app.appId]);
+  await s.cli(['role', 'assignment', 'delete', '--ids', ...list.map((a) => a.id)]);
+  const denied = await rest(dp, 'POST', p, body, { token: tok });
+  assert.equal(denied.status, 403, denied.body);
+  assert.match(denied.json.requiredAction, /hub\/send\/action/);
+  // one changed character is another token: verified from scratch, and refused
+  const n = tok.length;
+  const bad = tok.slice(0, n - 4) + (tok[n - 4] === 'A' ? 'B' : 'A') + tok.slice(n - 3);
+  const r = await rest(dp, 'POST', p, body, { token: bad });
+  assert.equal(r.status, 401, r.body);
+  assert.match(r.json.code, /InvalidSignature|InvalidToken/);
+});

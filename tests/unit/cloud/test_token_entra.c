@@ -78,8 +78,12 @@ static void test_mint_and_verify(void **st)
     assert_int_equal(sg_jwt_validate(&t, &vo, &err), 0);
     sg_jwt_clear(&t);
 
-    /* rotation: the old token still verifies, new tokens use the new key */
+    /* rotation: the old token still verifies, new tokens use the new key; the signing
+     * generation moves (the data plane forgets the Entra tokens it remembered) */
+    uint64_t g0 = sg_cloud_signing_generation(c);
+    assert_true(g0 != 0);
     assert_int_equal(sg_entra_rotate_key(c), 0);
+    assert_true(sg_cloud_signing_generation(c) != g0);
     assert_int_equal(sg_cloud_verify_token(c, tok, strlen(tok), &t, &err), 0);
     sg_jwt_clear(&t);
     char *tok2 = sg__entra_mint(c, &who, "https://signalr.azure.com", 3600, NULL, NULL);
