@@ -51,7 +51,7 @@ if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
 fi
 
 if [ -x bench/smoke.sh ]; then
-    echo "== load generator smoke (2 s)"
+    echo "== load generator smoke (2 x 1 s)"
     if bash bench/smoke.sh "$BUILD" >"$LOG/bench-smoke.log" 2>&1; then
         pass=$((pass + 1)); tail -n 3 "$LOG/bench-smoke.log"
     else
