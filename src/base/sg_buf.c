@@ -3,6 +3,7 @@
 #include "sg_alloc.h"
 #include "sg_err.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -148,4 +149,23 @@ char *sg_buf_steal(sg_buf *b, size_t *len_out)
     b->len = 0;
     b->cap = 0;
     return p;
+}
+
+int sg_buf_append_file(sg_buf *b, const char *path, int *open_errno)
+{
+    *open_errno = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *open_errno = errno ? errno : ENOENT;
+        return SG_EIO;
+    }
+    char chunk[4096];
+    size_t n;
+    int rc = SG_OK;
+    while (rc == SG_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = sg_buf_append(b, chunk, n);
+    if (rc == SG_OK && ferror(f))
+        rc = SG_EIO;
+    fclose(f);
+    return rc;
 }

@@ -40,5 +40,10 @@ int sg_buf_vappendf(sg_buf *b, const char *fmt, va_list ap);
 void sg_buf_consume(sg_buf *b, size_t n);    /* drop n bytes from the front */
 /* Transfers ownership of the bytes to the caller (sg_free them); the buffer becomes empty. */
 char *sg_buf_steal(sg_buf *b, size_t *len_out);
+/* Appends the whole file at path (b's max applies: a larger file fails like sg_buf_append).
+ * Returns SG_OK, SG_EIO for a read error, or sg_buf_append's error. When the file cannot be
+ * opened it returns SG_EIO with *open_errno set to fopen's errno (0 otherwise), so the caller
+ * can say why. */
+int sg_buf_append_file(sg_buf *b, const char *path, int *open_errno);
 
 #endif

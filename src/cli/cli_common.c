@@ -509,24 +509,14 @@ int sg_cli_print_json(const json_t *j)
 
 static int read_file(const char *path, sg_buf *out, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        sg_snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    int oerr;
+    int rc = sg_buf_append_file(out, path, &oerr);
+    if (oerr) {
+        sg_snprintf(err, errlen, "cannot open %s: %s", path, strerror(oerr));
         return SG_ENOTFOUND;
     }
-    char chunk[4096];
-    size_t n;
-    int rc = SG_OK;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        rc = sg_buf_append(out, chunk, n);
-        if (rc != SG_OK)
-            break;
-    }
-    if (rc == SG_OK && ferror(fp)) {
+    if (rc == SG_EIO)
         sg_snprintf(err, errlen, "cannot read %s", path);
-        rc = SG_EIO;
-    }
-    fclose(fp);
     return rc;
 }
 

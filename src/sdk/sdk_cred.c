@@ -303,19 +303,14 @@ static int form_add(sg_buf *b, const char *k, const char *v)
 
 static int read_file(const char *path, char **out, char *why, size_t wn)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        sg_snprintf(why, wn, "cannot read '%s': %s", path, strerror(errno));
-        return SG_EIO;
-    }
     sg_buf b;
     sg_buf_init(&b, MAX_TOKEN_FILE);
-    char tmp[4096];
-    size_t n;
-    int rc = SG_OK;
-    while (rc == SG_OK && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        rc = sg_buf_append(&b, tmp, n);
-    fclose(f);
+    int oerr;
+    int rc = sg_buf_append_file(&b, path, &oerr);
+    if (oerr) {
+        sg_snprintf(why, wn, "cannot read '%s': %s", path, strerror(oerr));
+        return SG_EIO;
+    }
     if (rc == SG_OK && b.len == 0)
         rc = sg_buf_append(&b, "", 0);
     if (rc) {

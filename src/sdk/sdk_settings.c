@@ -90,22 +90,20 @@ static int take(void *ud, const char *k, size_t kn, const char *v)
 static int read_json_file(const char *file, json_t **out, char *msg, size_t msglen)
 {
     json_error_t je;
-    FILE *f = fopen(file, "rb");
-    if (!f) {
+    sg_buf b;
+    sg_buf_init(&b, MAX_SETTINGS_FILE);
+    int oerr;
+    int rc = sg_buf_append_file(&b, file, &oerr);
+    if (oerr) {
         sg_snprintf(msg, msglen, "cannot open settings file '%s'", file);
         return SG_EINVAL;
     }
-    sg_buf b;
-    sg_buf_init(&b, MAX_SETTINGS_FILE);
-    char tmp[4096];
-    size_t n;
-    int rc = SG_OK;
-    while (rc == SG_OK && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        rc = sg_buf_append(&b, tmp, n);
-    fclose(f);
     if (rc) {
         sg_buf_free(&b);
-        sg_snprintf(msg, msglen, "settings file '%s' is too large", file);
+        if (rc == SG_EIO)
+            sg_snprintf(msg, msglen, "cannot read settings file '%s'", file);
+        else
+            sg_snprintf(msg, msglen, "settings file '%s' is too large", file);
         return rc == SG_ENOMEM ? rc : SG_EINVAL;
     }
     /* local.settings.json may start with a UTF-8 BOM */

@@ -8,7 +8,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -46,6 +50,35 @@ static void test_buf_limits(void **st)
     assert_string_equal(b.data, "45678");
     assert_int_equal(sg_buf_appendf(&b, "%d", 12), SG_OK);
     assert_string_equal(b.data, "4567812");
+    sg_buf_free(&b);
+}
+
+static void test_buf_append_file(void **st)
+{
+    (void)st;
+    char path[] = "/tmp/sg-test-file-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char big[10000];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(write(fd, big, sizeof big), (ssize_t)sizeof big);
+    close(fd);
+    int oerr = -1;
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    assert_int_equal(sg_buf_append_str(&b, "<"), SG_OK);
+    assert_int_equal(sg_buf_append_file(&b, path, &oerr), SG_OK); /* appended, several chunks */
+    assert_int_equal(oerr, 0);
+    assert_int_equal(b.len, 1 + sizeof big);
+    assert_int_equal(b.data[1 + sizeof big - 1], 'x');
+    sg_buf_free(&b);
+    sg_buf_init(&b, 4096); /* over the buffer's max: the append's error, not a partial success */
+    assert_int_not_equal(sg_buf_append_file(&b, path, &oerr), SG_OK);
+    assert_int_equal(oerr, 0);
+    sg_buf_free(&b);
+    unlink(path);
+    assert_int_equal(sg_buf_append_file(&b, path, &oerr), SG_EIO); /* gone: fopen's errno */
+    assert_int_equal(oerr, ENOENT);
     sg_buf_free(&b);
 }
 
@@ -101,7 +134,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_b64_roundtrip),     cmocka_unit_test(test_buf_limits),
         cmocka_unit_test(test_query_and_numbers), cmocka_unit_test(test_utf8_and_ids),
-        cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_alloc_failure),     cmocka_unit_test(test_buf_append_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
