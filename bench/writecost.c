@@ -74,7 +74,8 @@ int main(int argc, char **argv)
     nconns = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 500;
     if (frames < 1 || frames > MAXFRAMES || size < 1 || (size_t)frames * (size_t)size > 65536 ||
         nconns < 1 || nconns > MAXCONNS) {
-        fprintf(stderr, "usage: writecost [FRAMES<=128 [SIZE (FRAMES*SIZE<=65536) [CONNS<=2000]]]\n");
+        fprintf(stderr,
+                "usage: writecost [FRAMES<=128 [SIZE (FRAMES*SIZE<=65536) [CONNS<=2000]]]\n");
         return 2;
     }
     pin(0);
