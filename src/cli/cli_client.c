@@ -14,7 +14,9 @@
 #include "cli/cli_client.h"
 
 #include "cli/cli_arm.h"
+#include "cloud/rbac.h"
 #include "net/httpc.h"
+#include "proto/jwt.h"
 #include "sg_alloc.h"
 #include "sg_b64.h"
 #include "sg_buf.h"
@@ -36,28 +38,6 @@
 /* ---- helpers ----------------------------------------------------------------------------- */
 
 /* JWT payload, unverified (client side only needs to read it). */
-static json_t *jwt_claims(const char *token)
-{
-    const char *a = token ? strchr(token, '.') : NULL;
-    const char *b = a ? strchr(a + 1, '.') : NULL;
-    if (!b || b - a - 1 <= 0 || b - a - 1 > 65536)
-        return NULL;
-    size_t n = (size_t)(b - a - 1);
-    char *dec = sg_malloc(SG_B64_DEC_LEN(n) + 1);
-    json_t *j = NULL;
-    if (!dec)
-        return NULL;
-    long dn = sg_b64url_decode(a + 1, n, dec, SG_B64_DEC_LEN(n));
-    if (dn > 0)
-        j = json_loadb(dec, (size_t)dn, 0, NULL);
-    sg_free(dec);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
 static void az_time(int64_t t, char *out, size_t n)
 {
     time_t tt = (time_t)t;
@@ -161,7 +141,7 @@ int sg_cli_account_get_access_token(int argc, char **argv, const sg_cli_ctx *ctx
         rc = sg_cli_fail(cred_code(rc), "%s", err.message[0] ? err.message : sg_strerror(rc));
         goto done;
     }
-    claims = jwt_claims(tok.token);
+    claims = sg_jwt_payload_unverified(tok.token);
     char when[64];
     az_time(tok.expires_on, when, sizeof when);
     out = json_object();
@@ -713,10 +693,7 @@ static json_t *roles_of(doc *d)
     {
         json_t *view = sg_cliarm_assignment_view(v);
         const char *sc = json_string_value(json_object_get(view, "scope"));
-        size_t sl = sc ? strlen(sc) : 0;
-        int applies = !d->resource_id ||
-                      (sc && (sl <= 1 || (strncasecmp(d->resource_id, sc, sl) == 0 &&
-                                          (d->resource_id[sl] == 0 || d->resource_id[sl] == '/'))));
+        int applies = !d->resource_id || (sc && sg_rbac_scope_covers(sc, d->resource_id));
         if (applies)
             json_array_append_new(arr, json_pack("{s:O,s:O}", "role",
                                                  json_object_get(view, "roleDefinitionName"),
@@ -789,7 +766,7 @@ int sg_cli_doctor(int argc, char **argv, const sg_cli_ctx *ctx)
         json_object_set_new(out, "credential", c);
         if (trc == SG_OK) {
             d.token_ok = 1;
-            claims = jwt_claims(tok.token);
+            claims = sg_jwt_payload_unverified(tok.token);
             json_t *t = json_object();
             static const char *const keys[] = {"oid", "appid", "tid",       "aud",
                                                "iss", "idtyp", "xms_mirid", "exp"};
