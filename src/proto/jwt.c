@@ -1070,3 +1070,31 @@ int sg_jwt_aud_matches(const json_t *aud, const char *scheme, const char *host, 
     }
     return 0;
 }
+
+json_t *sg_jwt_payload_unverified(const char *token)
+{
+    if (!token)
+        return NULL;
+    const char *a = strchr(token, '.');
+    if (!a)
+        return NULL;
+    const char *b = strchr(a + 1, '.');
+    if (!b)
+        return NULL;
+    size_t n = (size_t)(b - a - 1);
+    if (n == 0 || n > 64 * 1024)
+        return NULL;
+    char *dec = sg_malloc(SG_B64_DEC_LEN(n) + 1);
+    if (!dec)
+        return NULL;
+    long dn = sg_b64url_decode(a + 1, n, dec, SG_B64_DEC_LEN(n));
+    json_t *j = NULL;
+    if (dn > 0)
+        j = json_loadb(dec, (size_t)dn, 0, NULL);
+    sg_free(dec);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}

@@ -97,6 +97,11 @@ typedef struct sg_jwt_verify_opts {
 int sg_jwt_verify_hs(const char *token, size_t len, const sg_jwt_key *keys, size_t nkeys,
                      const sg_jwt_verify_opts *opts, sg_jwt *out, sg_jwt_error *err);
 
+/* The payload of a compact JWT as a JSON object, decoded without any verification, for
+ * display only (what a token says: oid, appid, aud, exp...). Payloads over 64 KiB, bad
+ * base64url or JSON other than an object give NULL. The caller json_decref()s it. */
+json_t *sg_jwt_payload_unverified(const char *token);
+
 /* Parses without verifying (header "kid" lookup before choosing keys, diagnostics).
  * Same structural checks and cap as verify; alg not checked. */
 int sg_jwt_decode_unverified(const char *token, size_t len, size_t max_len, sg_jwt *out,

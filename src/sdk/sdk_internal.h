@@ -126,9 +126,6 @@ void sg__opts_copy(void *o, size_t o_size, const void *in, size_t in_size);
 /* Copies caller options (size-aware) into *o (zeroed first). */
 void sg__cred_opts_copy(const sg_credential_options *in, sg_credential_options *o);
 
-/* Base64url JWT payload decode (no verification) into a json object; NULL on failure. */
-json_t *sg__jwt_payload(const char *token);
-
 /* Sets err->message (printf-style) when err != NULL. */
 void sg__cred_errf(sg_credential_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

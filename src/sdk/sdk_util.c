@@ -410,34 +410,6 @@ void sg__error_text(const char *body, char *out, size_t outlen)
     json_decref(j);
 }
 
-json_t *sg__jwt_payload(const char *token)
-{
-    if (!token)
-        return NULL;
-    const char *a = strchr(token, '.');
-    if (!a)
-        return NULL;
-    const char *b = strchr(a + 1, '.');
-    if (!b)
-        return NULL;
-    size_t n = (size_t)(b - a - 1);
-    if (n == 0 || n > 64 * 1024)
-        return NULL;
-    char *dec = sg_malloc(SG_B64_DEC_LEN(n) + 1);
-    if (!dec)
-        return NULL;
-    long dn = sg_b64url_decode(a + 1, n, dec, SG_B64_DEC_LEN(n));
-    json_t *j = NULL;
-    if (dn > 0)
-        j = json_loadb(dec, (size_t)dn, 0, NULL);
-    sg_free(dec);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
 void sg__cred_errf(sg_credential_error *err, const char *fmt, ...)
 {
     if (!err)

@@ -4,12 +4,13 @@
  *      a memfd, read through /proc/self/fd like a file).
  *   1: a token-endpoint answer body: sg__token_expiry (expires_on as number / numeric string /
  *      ISO-8601 / App Service's "MM/dd/yyyy hh:mm:ss tt +zz:zz", else expires_in),
- *      sg__refresh_on, sg__error_text, sg__jwt_payload, sg__retry_after on the same bytes.
+ *      sg__refresh_on, sg__error_text, sg_jwt_payload_unverified, sg__retry_after on the same bytes.
  *   2: the input as an expires_on string (sg__parse_time_str) and a scope
  *      (sg__scope_to_resource).
  *   3: environment lines for managed-identity detection (sg__mi_detect) and the token URL.
  * Checks: settings success implies a connection string or service URI, every failure writes a
  * message; error_text always NUL-terminates inside its buffer; a parsed expiry is >= 0. */
+#include "proto/jwt.h"
 #include "sdk/sdk_internal.h"
 
 #include "sg_alloc.h"
@@ -101,7 +102,7 @@ static void fuzz_token_body(const char *raw, size_t n, const char *s)
     sg__error_text(s, out, sizeof out);
     if (!memchr(out, 0, sizeof out))
         abort();
-    json_t *p = sg__jwt_payload(s);
+    json_t *p = sg_jwt_payload_unverified(s);
     json_decref(p);
     (void)sg__retry_after(s);
 }
